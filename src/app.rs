@@ -1,0 +1,181 @@
+//! The application: shared state, the HTTP stack around the route table,
+//! start-up and graceful shutdown.
+
+use std::future::Future;
+use std::net::SocketAddr;
+use std::sync::Arc;
+
+use axum::Router;
+use axum::http::{HeaderName, Method, header};
+use tokio::net::TcpListener;
+use tower_http::cors::{AllowOrigin, CorsLayer};
+use tower_http::trace::TraceLayer;
+
+use crate::config::{Config, CorsOrigins};
+use crate::error;
+use crate::feed::{FeedService, SnapshotFile};
+use crate::graph::GraphClient;
+use crate::routes;
+use crate::token::TokenManager;
+
+/// Everything a handler needs: cheap handles, cloned per request.
+#[derive(Clone)]
+pub struct AppState {
+    /// The settings the service was started with.
+    pub config: Arc<Config>,
+    /// The cached feed with its last good fallback.
+    pub feed: Arc<FeedService>,
+    /// The access token and its status.
+    pub tokens: Arc<TokenManager>,
+    /// The Graph API client (for validating tokens, media URLs).
+    pub graph: GraphClient,
+}
+
+/// Why the service could not start.
+#[derive(Debug, thiserror::Error)]
+pub enum StartError {
+    /// A setting is unusable; `main` exits with code 2.
+    #[error("invalid {setting}: {reason}")]
+    Config {
+        setting: &'static str,
+        reason: String,
+    },
+    #[error("cannot listen on {addr}: {source}")]
+    Bind {
+        addr: SocketAddr,
+        source: std::io::Error,
+    },
+}
+
+/// A built service, bound to its address, ready to run.
+pub struct App {
+    listener: TcpListener,
+    router: Router,
+    /// The state behind the router, for tests and embedding.
+    pub state: AppState,
+}
+
+impl App {
+    /// Prepares the data dir, builds the state and binds the listener.
+    pub async fn build(config: Config) -> Result<Self, StartError> {
+        std::fs::create_dir_all(&config.data_dir).map_err(|e| StartError::Config {
+            setting: "IGFEED_DATA_DIR",
+            reason: format!("cannot create {}: {e}", config.data_dir.display()),
+        })?;
+        if let Ok(removed) = crate::fsutil::remove_stale_temps(&config.data_dir) {
+            for path in removed {
+                tracing::info!(path = %path.display(), "removed a temp file left by an interrupted write");
+            }
+        }
+        let graph = GraphClient::new(
+            config.graph_url.clone(),
+            &config.graph_version,
+            config.upstream_timeout,
+        )
+        .map_err(|e| StartError::Config {
+            setting: "IGFEED_GRAPH_URL",
+            reason: crate::graph::describe(&e),
+        })?;
+        let tokens = Arc::new(TokenManager::in_memory(config.access_token.clone()));
+        let feed = Arc::new(FeedService::new(
+            graph.clone(),
+            tokens.clone(),
+            config.feed_size,
+            config.feed_ttl,
+            SnapshotFile::new(&config.data_dir),
+        ));
+        let state = AppState {
+            config: Arc::new(config),
+            feed,
+            tokens,
+            graph,
+        };
+        let router = router(state.clone());
+        let addr = state.config.listen;
+        let listener = TcpListener::bind(addr)
+            .await
+            .map_err(|source| StartError::Bind { addr, source })?;
+        Ok(Self {
+            listener,
+            router,
+            state,
+        })
+    }
+
+    /// The address actually bound (useful with port 0).
+    pub fn local_addr(&self) -> SocketAddr {
+        self.listener
+            .local_addr()
+            .expect("a bound listener has an address")
+    }
+
+    /// Serves until `shutdown` completes, then drains open requests.
+    pub async fn run(
+        self,
+        shutdown: impl Future<Output = ()> + Send + 'static,
+    ) -> std::io::Result<()> {
+        tracing::info!(addr = %self.local_addr(), "igfeed listening");
+        axum::serve(self.listener, self.router)
+            .with_graceful_shutdown(shutdown)
+            .await?;
+        tracing::info!("http server stopped");
+        Ok(())
+    }
+}
+
+/// The route table wrapped in the HTTP stack (errors, CORS, tracing).
+pub fn router(state: AppState) -> Router {
+    let cors = cors_layer(&state.config.cors_origins);
+    let (routes, _api) = routes::router(state);
+    routes
+        .fallback(error::not_found)
+        .layer(axum::middleware::map_response(
+            error::problem_for_plain_errors,
+        ))
+        .layer(cors)
+        .layer(TraceLayer::new_for_http())
+}
+
+fn cors_layer(origins: &CorsOrigins) -> CorsLayer {
+    let allow = match origins {
+        CorsOrigins::Any => AllowOrigin::any(),
+        CorsOrigins::List(list) => AllowOrigin::list(list.iter().filter_map(|o| o.parse().ok())),
+    };
+    CorsLayer::new()
+        .allow_origin(allow)
+        .allow_methods([Method::GET, Method::HEAD])
+        .allow_headers([
+            header::IF_NONE_MATCH,
+            header::RANGE,
+            HeaderName::from_static("x-request-id"),
+        ])
+        .expose_headers([
+            header::ETAG,
+            header::LAST_MODIFIED,
+            header::CONTENT_LENGTH,
+            header::CONTENT_RANGE,
+            header::ACCEPT_RANGES,
+        ])
+}
+
+/// Resolves on SIGINT or SIGTERM.
+pub async fn shutdown_signal() {
+    let ctrl_c = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    #[cfg(unix)]
+    let term = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut s) => {
+                s.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    #[cfg(not(unix))]
+    let term = std::future::pending::<()>();
+    tokio::select! {
+        _ = ctrl_c => tracing::info!("SIGINT received; shutting down"),
+        _ = term => tracing::info!("SIGTERM received; shutting down"),
+    }
+}

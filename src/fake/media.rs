@@ -1,0 +1,251 @@
+//! The fake account's posts and the bytes its CDN serves for them.
+
+use std::collections::HashMap;
+
+use bytes::Bytes;
+use serde_json::{Value, json};
+
+/// One post of the fake account.
+#[derive(Clone, Debug)]
+pub struct FakeMedia {
+    pub id: String,
+    /// `IMAGE`, `VIDEO` or `CAROUSEL_ALBUM`.
+    pub media_type: String,
+    pub caption: Option<String>,
+    pub timestamp: String,
+    pub permalink: String,
+    /// The image or video; `None` for a copyright-flagged video (no `media_url`).
+    pub content: Option<Bytes>,
+    /// A video's thumbnail.
+    pub thumbnail: Option<Bytes>,
+    pub children: Vec<FakeChild>,
+}
+
+/// One item of a fake carousel.
+#[derive(Clone, Debug)]
+pub struct FakeChild {
+    pub id: String,
+    pub media_type: String,
+    pub content: Bytes,
+    pub thumbnail: Option<Bytes>,
+}
+
+fn content_type(media_type: &str) -> (&'static str, &'static str) {
+    if media_type == "VIDEO" {
+        ("video/mp4", "mp4")
+    } else {
+        ("image/jpeg", "jpg")
+    }
+}
+
+/// Deterministic bytes that start like a JPEG (or MP4) file.
+pub fn fake_bytes(seed: &str, len: usize, media_type: &str) -> Bytes {
+    let mut out = Vec::with_capacity(len);
+    if media_type == "VIDEO" {
+        out.extend_from_slice(&[
+            0, 0, 0, 0x18, b'f', b't', b'y', b'p', b'm', b'p', b'4', b'2',
+        ]);
+    } else {
+        out.extend_from_slice(&[0xFF, 0xD8, 0xFF, 0xE0]);
+    }
+    let mut x: u64 = seed.bytes().fold(0xcbf29ce484222325, |h, b| {
+        (h ^ b as u64).wrapping_mul(0x100000001b3)
+    });
+    while out.len() < len {
+        x ^= x << 13;
+        x ^= x >> 7;
+        x ^= x << 17;
+        out.extend_from_slice(&x.to_le_bytes());
+    }
+    out.truncate(len);
+    Bytes::from(out)
+}
+
+impl FakeMedia {
+    /// An image post.
+    pub fn image(id: &str, caption: Option<&str>, timestamp: &str) -> Self {
+        Self {
+            id: id.into(),
+            media_type: "IMAGE".into(),
+            caption: caption.map(Into::into),
+            timestamp: timestamp.into(),
+            permalink: format!("https://www.instagram.com/p/{id}/"),
+            content: Some(fake_bytes(id, 2048, "IMAGE")),
+            thumbnail: None,
+            children: Vec::new(),
+        }
+    }
+
+    /// A video (reel) with a thumbnail.
+    pub fn video(id: &str, caption: Option<&str>, timestamp: &str) -> Self {
+        Self {
+            media_type: "VIDEO".into(),
+            permalink: format!("https://www.instagram.com/reel/{id}/"),
+            content: Some(fake_bytes(id, 8192, "VIDEO")),
+            thumbnail: Some(fake_bytes(&format!("{id}t"), 1024, "IMAGE")),
+            ..Self::image(id, caption, timestamp)
+        }
+    }
+
+    /// A carousel of the given children.
+    pub fn carousel(
+        id: &str,
+        caption: Option<&str>,
+        timestamp: &str,
+        children: Vec<FakeChild>,
+    ) -> Self {
+        Self {
+            media_type: "CAROUSEL_ALBUM".into(),
+            content: children.first().map(|c| c.content.clone()),
+            children,
+            ..Self::image(id, caption, timestamp)
+        }
+    }
+
+    /// Media bytes of this post, for asset names.
+    fn assets(&self) -> Vec<(String, &'static str, Bytes)> {
+        let mut out = Vec::new();
+        let (ct, ext) = content_type(&self.media_type);
+        if let Some(c) = &self.content {
+            // A carousel's media_url is its first child's image.
+            let ct = if self.media_type == "CAROUSEL_ALBUM" {
+                self.children
+                    .first()
+                    .map(|c| content_type(&c.media_type).0)
+                    .unwrap_or(ct)
+            } else {
+                ct
+            };
+            out.push((format!("{}_n.{ext}", self.id), ct, c.clone()));
+        }
+        if let Some(t) = &self.thumbnail {
+            out.push((format!("{}_t.jpg", self.id), "image/jpeg", t.clone()));
+        }
+        for c in &self.children {
+            let (ct, ext) = content_type(&c.media_type);
+            out.push((format!("{}_n.{ext}", c.id), ct, c.content.clone()));
+            if let Some(t) = &c.thumbnail {
+                out.push((format!("{}_t.jpg", c.id), "image/jpeg", t.clone()));
+            }
+        }
+        out
+    }
+
+    pub(super) fn register_assets(&self, assets: &mut HashMap<String, (&'static str, Bytes)>) {
+        for (name, ct, bytes) in self.assets() {
+            assets.insert(name, (ct, bytes));
+        }
+    }
+
+    /// The asset names (media, thumbnail) of this post or one of its children.
+    pub(super) fn find(&self, id: &str) -> Option<(Option<String>, Option<String>)> {
+        if self.id == id {
+            let ext = content_type(&self.media_type).1;
+            return Some((
+                self.content.as_ref().map(|_| format!("{id}_n.{ext}")),
+                self.thumbnail.as_ref().map(|_| format!("{id}_t.jpg")),
+            ));
+        }
+        self.children.iter().find(|c| c.id == id).map(|c| {
+            (
+                Some(format!("{id}_n.{}", content_type(&c.media_type).1)),
+                c.thumbnail.as_ref().map(|_| format!("{id}_t.jpg")),
+            )
+        })
+    }
+
+    /// The Graph API JSON of this post; absent values are left out.
+    pub(super) fn to_json(&self, sign: impl Fn(&str) -> String, username: &str) -> Value {
+        let mut v = json!({
+            "id": self.id,
+            "media_type": self.media_type,
+            "permalink": self.permalink,
+            "timestamp": self.timestamp,
+            "username": username,
+        });
+        if let Some(c) = &self.caption {
+            v["caption"] = Value::String(c.clone());
+        }
+        let (media, thumb) = self.find(&self.id).unwrap_or((None, None));
+        if let Some(a) = media {
+            v["media_url"] = Value::String(sign(&a));
+        }
+        if let Some(a) = thumb {
+            v["thumbnail_url"] = Value::String(sign(&a));
+        }
+        if self.media_type == "CAROUSEL_ALBUM" {
+            let children: Vec<Value> = self
+                .children
+                .iter()
+                .map(|c| {
+                    let (media, thumb) = self.find(&c.id).unwrap_or((None, None));
+                    let mut cv = json!({"id": c.id, "media_type": c.media_type});
+                    if let Some(a) = media {
+                        cv["media_url"] = Value::String(sign(&a));
+                    }
+                    if let Some(a) = thumb {
+                        cv["thumbnail_url"] = Value::String(sign(&a));
+                    }
+                    cv
+                })
+                .collect();
+            v["children"] = json!({ "data": children });
+        }
+        v
+    }
+}
+
+impl FakeChild {
+    pub fn image(id: &str) -> Self {
+        Self {
+            id: id.into(),
+            media_type: "IMAGE".into(),
+            content: fake_bytes(id, 2048, "IMAGE"),
+            thumbnail: None,
+        }
+    }
+
+    pub fn video(id: &str) -> Self {
+        Self {
+            id: id.into(),
+            media_type: "VIDEO".into(),
+            content: fake_bytes(id, 8192, "VIDEO"),
+            thumbnail: Some(fake_bytes(&format!("{id}t"), 1024, "IMAGE")),
+        }
+    }
+}
+
+/// `n` posts, newest first, cycling through every kind INSTAGRAM.md
+/// describes: image, video with thumbnail, carousel (image + video
+/// children), image without caption, copyright-flagged video without
+/// `media_url`. Ids are `179000000000NNNN`, children `178000000000NNNN`.
+pub fn sample_media(n: usize) -> Vec<FakeMedia> {
+    (0..n)
+        .map(|i| {
+            let id = format!("17900000000{:05}", n - i);
+            // One post a day, newest first, in Instagram's `+0000` form.
+            let day = 28 - (i % 28);
+            let month = 11 - (i / 28) % 11;
+            let ts = format!("2026-{month:02}-{day:02}T10:{:02}:00+0000", (n - i) % 60);
+            let caption = format!("Post number {} #igfeed", n - i);
+            match i % 5 {
+                0 => FakeMedia::image(&id, Some(&caption), &ts),
+                1 => FakeMedia::video(&id, Some(&caption), &ts),
+                2 => FakeMedia::carousel(
+                    &id,
+                    Some(&caption),
+                    &ts,
+                    vec![
+                        FakeChild::image(&format!("17800000000{:05}", 2 * (n - i))),
+                        FakeChild::video(&format!("17800000000{:05}", 2 * (n - i) + 1)),
+                    ],
+                ),
+                3 => FakeMedia::image(&id, None, &ts),
+                _ => FakeMedia {
+                    content: None,
+                    ..FakeMedia::video(&id, Some(&caption), &ts)
+                },
+            }
+        })
+        .collect()
+}

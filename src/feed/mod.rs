@@ -1,0 +1,213 @@
+//! The feed: fetched from Instagram at most once per `IGFEED_FEED_TTL`
+//! (concurrent requests share one upstream walk), kept on disk as the last
+//! good copy, and served stale from it when Instagram fails.
+
+pub mod render;
+pub mod store;
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::{Duration, Instant, SystemTime};
+
+use moka::Expiry;
+use moka::future::Cache;
+use tokio::sync::watch;
+
+use crate::graph::GraphClient;
+use crate::token::{TokenManager, TokenUnavailable};
+pub use render::{Filter, Rendered};
+pub use store::{Snapshot, SnapshotFile};
+
+/// How soon a stale feed (served because Instagram failed) is retried, at
+/// most; shorter when the TTL is shorter.
+pub const STALE_RETRY: Duration = Duration::from_secs(30);
+/// How many rendered variants (base URL × filter) are kept per process.
+const RENDERED_CAPACITY: u64 = 512;
+
+/// The feed as it is served now.
+#[derive(Debug, Clone)]
+pub struct Current {
+    pub snapshot: Arc<Snapshot>,
+    /// True when Instagram failed and this is the last good feed.
+    pub stale: bool,
+    /// Distinguishes versions, for the rendered-body cache.
+    pub generation: u64,
+}
+
+/// Why no feed can be served at all.
+#[derive(Debug, Clone, thiserror::Error)]
+pub enum FeedUnavailable {
+    #[error("no feed has been fetched yet: {0}")]
+    NeverFetched(String),
+}
+
+struct FreshOrStale {
+    ttl: Duration,
+}
+
+impl Expiry<(), Arc<Current>> for FreshOrStale {
+    fn expire_after_create(&self, _: &(), value: &Arc<Current>, _: Instant) -> Option<Duration> {
+        Some(if value.stale {
+            self.ttl.min(STALE_RETRY)
+        } else {
+            self.ttl
+        })
+    }
+}
+
+/// Fetches, caches and falls back. Share it behind an `Arc`.
+pub struct FeedService {
+    graph: GraphClient,
+    tokens: Arc<TokenManager>,
+    size: usize,
+    ttl: Duration,
+    current: Cache<(), Arc<Current>>,
+    rendered: Cache<(u64, String, Filter), Arc<Rendered>>,
+    file: SnapshotFile,
+    /// The last good snapshot; the media proxy watches it for allowed ids.
+    last_good: watch::Sender<Option<Arc<Snapshot>>>,
+    generation: AtomicU64,
+}
+
+impl FeedService {
+    /// A service that loads the last good feed from `file`, if any.
+    pub fn new(
+        graph: GraphClient,
+        tokens: Arc<TokenManager>,
+        size: usize,
+        ttl: Duration,
+        file: SnapshotFile,
+    ) -> Self {
+        let last = match file.load() {
+            Ok(s) => s.map(Arc::new),
+            Err(e) => {
+                tracing::error!(path = %file.path().display(), error = %e, "the stored last good feed cannot be read; starting without it");
+                None
+            }
+        };
+        Self {
+            graph,
+            tokens,
+            size,
+            ttl,
+            current: Cache::builder()
+                .max_capacity(1)
+                .expire_after(FreshOrStale { ttl })
+                .build(),
+            rendered: Cache::builder().max_capacity(RENDERED_CAPACITY).build(),
+            file,
+            last_good: watch::channel(last).0,
+            generation: AtomicU64::new(0),
+        }
+    }
+
+    /// The configured freshness.
+    pub fn ttl(&self) -> Duration {
+        self.ttl
+    }
+
+    /// Follows the last good snapshot (for the media proxy and readiness).
+    pub fn subscribe(&self) -> watch::Receiver<Option<Arc<Snapshot>>> {
+        self.last_good.subscribe()
+    }
+
+    /// The feed to serve: cached, freshly fetched, or the last good one.
+    pub async fn current(&self) -> Result<Arc<Current>, FeedUnavailable> {
+        self.current
+            .try_get_with((), self.load())
+            .await
+            .map_err(|e| (*e).clone())
+    }
+
+    /// A rendered body for this feed version, base URL and filter.
+    pub async fn rendered(&self, cur: &Current, base: &str, filter: &Filter) -> Arc<Rendered> {
+        let key = (cur.generation, base.to_string(), filter.clone());
+        self.rendered
+            .get_with(key, async {
+                let doc = render::response(&cur.snapshot, cur.stale, base, filter);
+                Arc::new(Rendered::new(&doc, cur.snapshot.fetched_at))
+            })
+            .await
+    }
+
+    /// Drops the cached feed (the last good copy on disk stays).
+    pub fn purge(&self) {
+        self.current.invalidate_all();
+        self.rendered.invalidate_all();
+    }
+
+    async fn load(&self) -> Result<Arc<Current>, FeedUnavailable> {
+        let generation = self.generation.fetch_add(1, Ordering::Relaxed) + 1;
+        let reason = match self.fetch().await {
+            Ok(snapshot) => {
+                let snapshot = Arc::new(snapshot);
+                self.persist(snapshot.clone()).await;
+                self.last_good.send_replace(Some(snapshot.clone()));
+                return Ok(Arc::new(Current {
+                    snapshot,
+                    stale: false,
+                    generation,
+                }));
+            }
+            Err(reason) => reason,
+        };
+        match self.last_good.borrow().clone() {
+            Some(snapshot) => {
+                tracing::warn!(%reason, "feed fetch failed; serving the last good feed as stale");
+                Ok(Arc::new(Current {
+                    snapshot,
+                    stale: true,
+                    generation,
+                }))
+            }
+            None => {
+                tracing::warn!(%reason, "feed fetch failed and there is no last good feed");
+                Err(FeedUnavailable::NeverFetched(reason))
+            }
+        }
+    }
+
+    /// One upstream walk: the account and its recent media.
+    async fn fetch(&self) -> Result<Snapshot, String> {
+        let token = self.tokens.usable().map_err(|e| match e {
+            TokenUnavailable::Invalid(_) => "the access token is invalid".to_string(),
+            other => other.to_string(),
+        })?;
+        let started = Instant::now();
+        let (account, media) = tokio::join!(
+            self.graph.me(&token),
+            self.graph.recent_media(&token, self.size)
+        );
+        let result = account.and_then(|a| media.map(|m| (a, m)));
+        match result {
+            Ok((account, media)) => {
+                tracing::info!(
+                    posts = media.len(),
+                    elapsed_ms = started.elapsed().as_millis() as u64,
+                    "fetched the feed from Instagram"
+                );
+                Ok(Snapshot {
+                    account,
+                    media,
+                    fetched_at: SystemTime::now(),
+                })
+            }
+            Err(err) => {
+                self.tokens.observe(&token, &err);
+                Err(err.to_string())
+            }
+        }
+    }
+
+    async fn persist(&self, snapshot: Arc<Snapshot>) {
+        let file = self.file.clone();
+        let result = tokio::task::spawn_blocking(move || file.save(&snapshot)).await;
+        match result {
+            Ok(Ok(())) => {}
+            Ok(Err(e)) => {
+                tracing::error!(path = %self.file.path().display(), error = %e, "could not store the last good feed")
+            }
+            Err(e) => tracing::error!(error = %e, "storing the last good feed panicked"),
+        }
+    }
+}

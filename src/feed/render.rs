@@ -1,0 +1,169 @@
+//! Turns a snapshot into the `/feed` JSON of API.md, once per feed version,
+//! base URL and filter; the compressed forms are made once, on first demand.
+
+use std::io::Write;
+use std::sync::OnceLock;
+use std::time::SystemTime;
+
+use bytes::Bytes;
+use serde::Serialize;
+use sha2::{Digest, Sha256};
+
+use crate::graph::{Account, Media};
+
+use super::store::Snapshot;
+
+/// The `/feed` answer.
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+pub struct FeedResponse {
+    pub user: Account,
+    /// Posts, newest first.
+    pub data: Vec<Post>,
+    /// When this feed was fetched from Instagram (RFC 3339, UTC).
+    #[schema(example = "2026-11-28T12:00:00Z")]
+    pub fetched_at: String,
+    /// True when Instagram failed and this is the last good feed.
+    pub stale: bool,
+}
+
+/// One post, with Graph API field names.
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+pub struct Post {
+    pub id: String,
+    /// `IMAGE`, `VIDEO` or `CAROUSEL_ALBUM`.
+    pub media_type: String,
+    pub caption: Option<String>,
+    pub permalink: Option<String>,
+    /// As Instagram gives it, e.g. `2026-11-01T10:00:00+0000`.
+    pub timestamp: Option<String>,
+    /// This service's `/media/{id}`; null when Instagram has no media URL.
+    pub media_url: Option<String>,
+    /// This service's `/media/{id}/thumbnail`; set only for videos.
+    pub thumbnail_url: Option<String>,
+    /// Present only on carousels.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub children: Option<Vec<Child>>,
+}
+
+/// One item of a carousel.
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+pub struct Child {
+    pub id: String,
+    pub media_type: String,
+    pub media_url: Option<String>,
+    pub thumbnail_url: Option<String>,
+}
+
+/// Which posts a request asks for.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Hash)]
+pub struct Filter {
+    /// Allowed media types; empty means all.
+    pub types: Vec<String>,
+    pub limit: Option<usize>,
+}
+
+impl Filter {
+    fn admits(&self, m: &Media) -> bool {
+        self.types.is_empty() || self.types.contains(&m.media_type)
+    }
+}
+
+fn media_link(base: &str, id: &str, thumbnail: bool) -> String {
+    if thumbnail {
+        format!("{base}/media/{id}/thumbnail")
+    } else {
+        format!("{base}/media/{id}")
+    }
+}
+
+fn post(base: &str, m: &Media) -> Post {
+    let is_video = m.media_type == "VIDEO";
+    Post {
+        id: m.id.clone(),
+        media_type: m.media_type.clone(),
+        caption: m.caption.clone(),
+        permalink: m.permalink.clone(),
+        timestamp: m.timestamp.clone(),
+        media_url: m.media_url.as_ref().map(|_| media_link(base, &m.id, false)),
+        thumbnail_url: (is_video && m.thumbnail_url.is_some())
+            .then(|| media_link(base, &m.id, true)),
+        children: (m.media_type == "CAROUSEL_ALBUM").then(|| {
+            m.children
+                .iter()
+                .flatten()
+                .map(|c| Child {
+                    id: c.id.clone(),
+                    media_type: c.media_type.clone(),
+                    media_url: c.media_url.as_ref().map(|_| media_link(base, &c.id, false)),
+                    thumbnail_url: (c.media_type == "VIDEO" && c.thumbnail_url.is_some())
+                        .then(|| media_link(base, &c.id, true)),
+                })
+                .collect()
+        }),
+    }
+}
+
+/// Builds the response document.
+pub fn response(snapshot: &Snapshot, stale: bool, base: &str, filter: &Filter) -> FeedResponse {
+    let limit = filter.limit.unwrap_or(usize::MAX);
+    FeedResponse {
+        user: snapshot.account.clone(),
+        data: snapshot
+            .media
+            .iter()
+            .filter(|m| filter.admits(m))
+            .take(limit)
+            .map(|m| post(base, m))
+            .collect(),
+        fetched_at: humantime::format_rfc3339_seconds(snapshot.fetched_at).to_string(),
+        stale,
+    }
+}
+
+/// One rendered feed body with its validators; compressed forms are made
+/// lazily and kept, so each is computed once per feed version.
+#[derive(Debug)]
+pub struct Rendered {
+    pub body: Bytes,
+    /// Hex digest of `body`; the ETag of each encoding derives from it.
+    pub digest: String,
+    pub last_modified: SystemTime,
+    pub stale: bool,
+    gzip: OnceLock<Bytes>,
+    br: OnceLock<Bytes>,
+}
+
+impl Rendered {
+    pub fn new(doc: &FeedResponse, last_modified: SystemTime) -> Self {
+        let body = Bytes::from(serde_json::to_vec(doc).expect("feed serializes"));
+        let digest = Sha256::digest(&body);
+        let digest = digest[..16].iter().map(|b| format!("{b:02x}")).collect();
+        Self {
+            body,
+            digest,
+            last_modified,
+            stale: doc.stale,
+            gzip: OnceLock::new(),
+            br: OnceLock::new(),
+        }
+    }
+
+    pub fn gzip(&self) -> &Bytes {
+        self.gzip.get_or_init(|| {
+            let mut enc = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::best());
+            enc.write_all(&self.body).expect("writing to a Vec");
+            Bytes::from(enc.finish().expect("writing to a Vec"))
+        })
+    }
+
+    pub fn br(&self) -> &Bytes {
+        self.br.get_or_init(|| {
+            let mut out = Vec::new();
+            {
+                let mut w = brotli::CompressorWriter::new(&mut out, 4096, 9, 22);
+                w.write_all(&self.body).expect("writing to a Vec");
+            }
+            Bytes::from(out)
+        })
+    }
+}

@@ -1,0 +1,396 @@
+//! The typed Instagram Graph API client (`design/INSTAGRAM.md`): token
+//! refresh, the account, its recent media (paging followed), and fresh URLs
+//! for one media. Errors are classified by Instagram's `error.code`, bodies
+//! are capped in size, and no URL (which carries the token) ever reaches an
+//! error message or a log line.
+
+mod types;
+mod wire;
+
+use std::time::Duration;
+
+use futures_util::StreamExt;
+use reqwest::header::{HeaderValue, USER_AGENT};
+use url::Url;
+
+use crate::config::Secret;
+pub use types::{Account, Media, MediaChild, MediaUrls};
+
+/// Time allowed to open a connection to the Graph API.
+pub const CONNECT_TIMEOUT: Duration = Duration::from_secs(5);
+/// Largest Graph API answer read; larger ones are an error, not a memory hog.
+pub const MAX_BODY_BYTES: usize = 4 * 1024 * 1024;
+/// Most media requested per page (INSTAGRAM.md: 100 is safe).
+pub const MAX_PAGE_SIZE: usize = 100;
+/// Most pages followed in one walk, so a misbehaving `next` chain ends.
+pub const MAX_PAGES: usize = 50;
+
+/// Fields of a media list call; children come in the same call.
+const MEDIA_FIELDS: &str = "id,caption,media_type,media_url,permalink,thumbnail_url,timestamp,username,children{id,media_type,media_url,thumbnail_url}";
+const ME_FIELDS: &str = "user_id,username";
+
+/// The `User-Agent` sent upstream.
+pub fn user_agent() -> &'static str {
+    concat!("igfeed/", env!("CARGO_PKG_VERSION"))
+}
+
+/// Why a Graph API call failed, as far as igfeed must act on it.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum GraphError {
+    /// 190/102 (expired, invalidated) or 10/200–299 (permission missing):
+    /// only a new token helps.
+    #[error("token rejected by Instagram (code {code}): {message}")]
+    TokenInvalid { code: i64, message: String },
+    /// 4, 17, 32, 613, 80002: back off and keep serving the cache.
+    #[error("throttled by Instagram (code {code}): {message}")]
+    Throttled { code: i64, message: String },
+    /// 1, 2, HTTP 5xx, timeouts, connection failures: retry later.
+    #[error("Instagram unavailable: {0}")]
+    Transient(String),
+    /// 100 and other codes: a request Instagram refuses (a bug on our side).
+    #[error("Instagram refused the request (code {code}): {message}")]
+    BadRequest { code: i64, message: String },
+    /// A success status with a body that is not what the API documents.
+    #[error("unexpected answer from Instagram: {0}")]
+    BadResponse(String),
+}
+
+impl GraphError {
+    /// A short, stable label for metrics and logs.
+    pub fn kind(&self) -> &'static str {
+        match self {
+            GraphError::TokenInvalid { .. } => "token_invalid",
+            GraphError::Throttled { .. } => "throttled",
+            GraphError::Transient(_) => "transient",
+            GraphError::BadRequest { .. } => "bad_request",
+            GraphError::BadResponse(_) => "bad_response",
+        }
+    }
+
+    /// Instagram's error code, when it sent one.
+    pub fn code(&self) -> Option<i64> {
+        match self {
+            GraphError::TokenInvalid { code, .. }
+            | GraphError::Throttled { code, .. }
+            | GraphError::BadRequest { code, .. } => Some(*code),
+            _ => None,
+        }
+    }
+
+    fn from_code(code: i64, message: String) -> Self {
+        match code {
+            190 | 102 | 10 | 200..=299 => GraphError::TokenInvalid { code, message },
+            4 | 17 | 32 | 613 | 80002 => GraphError::Throttled { code, message },
+            1 | 2 => GraphError::Transient(format!("code {code}: {message}")),
+            _ => GraphError::BadRequest { code, message },
+        }
+    }
+}
+
+/// A token as Instagram returned it from a refresh.
+#[derive(Debug, Clone)]
+pub struct RefreshedToken {
+    pub access_token: Secret,
+    /// Seconds until expiry, when Instagram said.
+    pub expires_in: Option<u64>,
+}
+
+/// The Graph API client. Cheap to clone.
+#[derive(Clone, Debug)]
+pub struct GraphClient {
+    http: reqwest::Client,
+    base: Url,
+    version: String,
+}
+
+impl GraphClient {
+    /// A client for `base` (e.g. `https://graph.instagram.com`), pinned to
+    /// `version` for data calls, with `timeout` for each whole call.
+    pub fn new(base: Url, version: &str, timeout: Duration) -> Result<Self, reqwest::Error> {
+        let mut headers = reqwest::header::HeaderMap::new();
+        headers.insert(USER_AGENT, HeaderValue::from_static(user_agent()));
+        let http = reqwest::Client::builder()
+            .default_headers(headers)
+            .connect_timeout(CONNECT_TIMEOUT)
+            .timeout(timeout)
+            // Graph answers never redirect; a redirect would carry the token elsewhere.
+            .redirect(reqwest::redirect::Policy::none())
+            .build()?;
+        Ok(Self {
+            http,
+            base,
+            version: version.to_string(),
+        })
+    }
+
+    fn url(&self, versioned: bool, path: &str, query: &[(&str, &str)], token: &Secret) -> Url {
+        let mut url = self.base.clone();
+        {
+            let mut segs = url.path_segments_mut().expect("http base URL has a path");
+            segs.pop_if_empty();
+            if versioned {
+                segs.push(&self.version);
+            }
+            for seg in path.split('/') {
+                segs.push(seg);
+            }
+        }
+        {
+            let mut q = url.query_pairs_mut();
+            for (k, v) in query {
+                q.append_pair(k, v);
+            }
+            q.append_pair("access_token", token.expose());
+        }
+        url
+    }
+
+    /// The account the token belongs to; also how a new token is validated.
+    pub async fn me(&self, token: &Secret) -> Result<Account, GraphError> {
+        let url = self.url(true, "me", &[("fields", ME_FIELDS)], token);
+        let me: wire::MeAnswer = self.get_json(url, token).await?;
+        me.into_account()
+            .ok_or_else(|| GraphError::BadResponse("no user id in /me answer".into()))
+    }
+
+    /// Up to `count` most recent media, newest first, following `next` links
+    /// until there are enough or there is no next page.
+    pub async fn recent_media(
+        &self,
+        token: &Secret,
+        count: usize,
+    ) -> Result<Vec<Media>, GraphError> {
+        let limit = count.clamp(1, MAX_PAGE_SIZE).to_string();
+        let mut url = self.url(
+            true,
+            "me/media",
+            &[("fields", MEDIA_FIELDS), ("limit", &limit)],
+            token,
+        );
+        let mut out: Vec<Media> = Vec::with_capacity(count);
+        for _ in 0..MAX_PAGES {
+            let page: wire::Page = self.get_json(url, token).await?;
+            out.extend(page.data.into_iter().map(Media::from));
+            if out.len() >= count {
+                break;
+            }
+            match page.paging.and_then(|p| p.next) {
+                Some(next) => url = self.checked_next(&next)?,
+                None => break,
+            }
+        }
+        out.truncate(count);
+        Ok(out)
+    }
+
+    /// Current CDN URLs of one post or carousel child.
+    pub async fn media_urls(&self, token: &Secret, id: &str) -> Result<MediaUrls, GraphError> {
+        if id.is_empty() || !id.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_') {
+            return Err(GraphError::BadRequest {
+                code: 100,
+                message: "malformed media id".into(),
+            });
+        }
+        let url = self.url(true, id, &[("fields", "media_url,thumbnail_url")], token);
+        let urls: wire::WireUrls = self.get_json(url, token).await?;
+        Ok(urls.into())
+    }
+
+    /// Exchanges a long-lived token for a fresh one (unversioned path).
+    pub async fn refresh(&self, token: &Secret) -> Result<RefreshedToken, GraphError> {
+        let url = self.url(
+            false,
+            "refresh_access_token",
+            &[("grant_type", "ig_refresh_token")],
+            token,
+        );
+        let t: wire::WireToken = self.get_json(url, token).await?;
+        if t.access_token.trim().is_empty() {
+            return Err(GraphError::BadResponse(
+                "empty access_token in refresh answer".into(),
+            ));
+        }
+        Ok(RefreshedToken {
+            access_token: Secret::new(t.access_token),
+            expires_in: t.expires_in,
+        })
+    }
+
+    /// `next` links come from Instagram and carry the token; only follow
+    /// them to the Graph API's own origin.
+    fn checked_next(&self, next: &str) -> Result<Url, GraphError> {
+        let url = Url::parse(next)
+            .map_err(|_| GraphError::BadResponse("paging.next is not a URL".into()))?;
+        if url.origin() != self.base.origin() {
+            return Err(GraphError::BadResponse(
+                "paging.next points away from the Graph API".into(),
+            ));
+        }
+        Ok(url)
+    }
+
+    async fn get_json<T: serde::de::DeserializeOwned>(
+        &self,
+        url: Url,
+        token: &Secret,
+    ) -> Result<T, GraphError> {
+        let scrub = |s: String| redact(&s, token);
+        let res = self
+            .http
+            .get(url)
+            .send()
+            .await
+            .map_err(|e| GraphError::Transient(scrub(describe(&e))))?;
+        let status = res.status();
+        let body = read_capped(res, MAX_BODY_BYTES)
+            .await
+            .map_err(|e| match e {
+                BodyError::TooLarge => {
+                    GraphError::BadResponse(format!("answer larger than {MAX_BODY_BYTES} bytes"))
+                }
+                BodyError::Read(e) => GraphError::Transient(scrub(e)),
+            })?;
+        // Branch on Instagram's code, not the HTTP status: throttling has
+        // come as 400, 403 and 429.
+        if let Ok(wire::Envelope { error: Some(err) }) = serde_json::from_slice(&body) {
+            let message = scrub(err.message);
+            return Err(match err.code {
+                Some(code) => {
+                    let e = GraphError::from_code(code, message);
+                    if let GraphError::BadRequest { code, message } = &e {
+                        tracing::error!(code, subcode = ?err.error_subcode, %message, "Instagram refused a request igfeed made");
+                    }
+                    e
+                }
+                None if status.is_server_error() => GraphError::Transient(message),
+                None => GraphError::BadRequest { code: 0, message },
+            });
+        }
+        if status.is_server_error() || status == reqwest::StatusCode::TOO_MANY_REQUESTS {
+            return Err(GraphError::Transient(format!("HTTP {}", status.as_u16())));
+        }
+        if !status.is_success() {
+            return Err(GraphError::Transient(format!(
+                "HTTP {} without an error body",
+                status.as_u16()
+            )));
+        }
+        serde_json::from_slice(&body).map_err(|e| {
+            GraphError::BadResponse(format!(
+                "undecodable JSON at line {} column {}",
+                e.line(),
+                e.column()
+            ))
+        })
+    }
+}
+
+/// Replaces every occurrence of the token in `text`.
+pub fn redact(text: &str, token: &Secret) -> String {
+    if token.expose().is_empty() {
+        return text.to_string();
+    }
+    text.replace(token.expose(), "[redacted]")
+}
+
+/// A reqwest error without its URL (which carries the token).
+pub fn describe(e: &reqwest::Error) -> String {
+    let kind = if e.is_timeout() {
+        "timed out"
+    } else if e.is_connect() {
+        "connection failed"
+    } else if e.is_body() || e.is_decode() {
+        "reading the answer failed"
+    } else {
+        "request failed"
+    };
+    // `without_url` drops the URL; the source chain says why (DNS, refused…).
+    let mut msg = kind.to_string();
+    let mut source = std::error::Error::source(e);
+    if let Some(s) = source.take() {
+        msg.push_str(": ");
+        msg.push_str(&s.to_string());
+    }
+    msg
+}
+
+pub(crate) enum BodyError {
+    TooLarge,
+    Read(String),
+}
+
+/// Reads a body up to `cap` bytes, failing (without reading on) past it.
+pub(crate) async fn read_capped(res: reqwest::Response, cap: usize) -> Result<Vec<u8>, BodyError> {
+    if res.content_length().is_some_and(|n| n > cap as u64) {
+        return Err(BodyError::TooLarge);
+    }
+    let mut body = Vec::new();
+    let mut stream = res.bytes_stream();
+    while let Some(chunk) = stream.next().await {
+        let chunk = chunk.map_err(|e| BodyError::Read(describe(&e)))?;
+        if body.len() + chunk.len() > cap {
+            return Err(BodyError::TooLarge);
+        }
+        body.extend_from_slice(&chunk);
+    }
+    Ok(body)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn codes_are_classified_as_instagram_documents() {
+        let k = |c| GraphError::from_code(c, String::new()).kind();
+        assert_eq!(k(190), "token_invalid");
+        assert_eq!(k(102), "token_invalid");
+        assert_eq!(k(10), "token_invalid");
+        assert_eq!(k(200), "token_invalid");
+        assert_eq!(k(299), "token_invalid");
+        for c in [4, 17, 32, 613, 80002] {
+            assert_eq!(k(c), "throttled");
+        }
+        assert_eq!(k(1), "transient");
+        assert_eq!(k(2), "transient");
+        assert_eq!(k(100), "bad_request");
+    }
+
+    #[test]
+    fn urls_are_versioned_except_token_calls() {
+        let c = GraphClient::new(
+            Url::parse("http://127.0.0.1:1/").unwrap(),
+            "v25.0",
+            Duration::from_secs(1),
+        )
+        .unwrap();
+        let t = Secret::new("T");
+        assert_eq!(
+            c.url(true, "me/media", &[("limit", "5")], &t).as_str(),
+            "http://127.0.0.1:1/v25.0/me/media?limit=5&access_token=T"
+        );
+        assert_eq!(
+            c.url(false, "refresh_access_token", &[], &t).path(),
+            "/refresh_access_token"
+        );
+    }
+
+    #[test]
+    fn next_links_must_stay_on_the_graph_origin() {
+        let c = GraphClient::new(
+            Url::parse("http://127.0.0.1:1").unwrap(),
+            "v25.0",
+            Duration::from_secs(1),
+        )
+        .unwrap();
+        assert!(
+            c.checked_next("http://127.0.0.1:1/v25.0/me/media?after=x")
+                .is_ok()
+        );
+        assert!(
+            c.checked_next("http://evil.example/v25.0/me/media")
+                .is_err()
+        );
+        assert!(c.checked_next("not a url").is_err());
+    }
+}

@@ -1,0 +1,193 @@
+//! Small HTTP helpers shared by the handlers: the public base URL, content
+//! negotiation and conditional requests.
+
+use axum::http::{HeaderMap, header};
+
+use crate::error::ApiError;
+
+/// A response content coding this service can send.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Encoding {
+    Identity,
+    Gzip,
+    Brotli,
+}
+
+impl Encoding {
+    pub fn header_value(self) -> Option<&'static str> {
+        match self {
+            Encoding::Identity => None,
+            Encoding::Gzip => Some("gzip"),
+            Encoding::Brotli => Some("br"),
+        }
+    }
+}
+
+/// Picks br, then gzip, honouring `q` values (`q=0` refuses a coding).
+pub fn negotiate(headers: &HeaderMap) -> Encoding {
+    let joined: String = headers
+        .get_all(header::ACCEPT_ENCODING)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .collect::<Vec<_>>()
+        .join(",");
+    let mut br = None;
+    let mut gzip = None;
+    let mut star = None;
+    for item in joined.split(',') {
+        let mut parts = item.split(';');
+        let name = parts.next().unwrap_or("").trim().to_ascii_lowercase();
+        let q = parts
+            .filter_map(|p| {
+                p.trim()
+                    .strip_prefix("q=")
+                    .or_else(|| p.trim().strip_prefix("Q="))
+            })
+            .filter_map(|q| q.trim().parse::<f32>().ok())
+            .next()
+            .unwrap_or(1.0);
+        match name.as_str() {
+            "br" => br = Some(q),
+            "gzip" | "x-gzip" => gzip = Some(q),
+            "*" => star = Some(q),
+            _ => {}
+        }
+    }
+    let br = br.or(star).unwrap_or(0.0);
+    let gzip = gzip.or(star).unwrap_or(0.0);
+    if br > 0.0 && br >= gzip {
+        Encoding::Brotli
+    } else if gzip > 0.0 {
+        Encoding::Gzip
+    } else {
+        Encoding::Identity
+    }
+}
+
+/// Whether `If-None-Match` names any encoding of the body with `digest`
+/// (or is `*`).
+pub fn etag_matches(headers: &HeaderMap, digest: &str) -> bool {
+    headers
+        .get_all(header::IF_NONE_MATCH)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(','))
+        .map(|t| t.trim().trim_start_matches("W/").trim_matches('"'))
+        .any(|t| {
+            t == "*"
+                || t.strip_prefix(digest)
+                    .is_some_and(|rest| rest.is_empty() || rest == "-gz" || rest == "-br")
+        })
+}
+
+/// The absolute base URL for links this service hands out: the configured
+/// public URL, else `http(s)://` + the request's `Host` (`https` when a proxy
+/// says `X-Forwarded-Proto: https`).
+pub fn public_base(configured: Option<&str>, headers: &HeaderMap) -> Result<String, ApiError> {
+    if let Some(base) = configured {
+        return Ok(base.to_string());
+    }
+    let host = headers
+        .get(header::HOST)
+        .and_then(|h| h.to_str().ok())
+        .map(str::trim)
+        .filter(|h| !h.is_empty())
+        .ok_or_else(|| {
+            ApiError::BadRequest("a Host header is required (or set IGFEED_PUBLIC_URL)".into())
+        })?;
+    let valid = host.len() <= 255
+        && host.bytes().all(|b| {
+            b.is_ascii_alphanumeric() || matches!(b, b'.' | b'-' | b':' | b'[' | b']' | b'_')
+        });
+    if !valid {
+        return Err(ApiError::BadRequest(
+            "the Host header is not a valid host name".into(),
+        ));
+    }
+    let https = headers
+        .get("x-forwarded-proto")
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| {
+            v.split(',')
+                .next()
+                .unwrap_or("")
+                .trim()
+                .eq_ignore_ascii_case("https")
+        });
+    let scheme = if https { "https" } else { "http" };
+    Ok(format!("{scheme}://{}", host.to_ascii_lowercase()))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use axum::http::HeaderValue;
+
+    fn h(pairs: &[(&'static str, &'static str)]) -> HeaderMap {
+        let mut m = HeaderMap::new();
+        for (k, v) in pairs {
+            m.append(*k, HeaderValue::from_static(v));
+        }
+        m
+    }
+
+    #[test]
+    fn negotiation() {
+        assert_eq!(negotiate(&h(&[])), Encoding::Identity);
+        assert_eq!(
+            negotiate(&h(&[("accept-encoding", "gzip, deflate")])),
+            Encoding::Gzip
+        );
+        assert_eq!(
+            negotiate(&h(&[("accept-encoding", "gzip, deflate, br")])),
+            Encoding::Brotli
+        );
+        assert_eq!(
+            negotiate(&h(&[("accept-encoding", "br;q=0, gzip")])),
+            Encoding::Gzip
+        );
+        assert_eq!(
+            negotiate(&h(&[("accept-encoding", "identity")])),
+            Encoding::Identity
+        );
+        assert_eq!(negotiate(&h(&[("accept-encoding", "*")])), Encoding::Brotli);
+        assert_eq!(
+            negotiate(&h(&[("accept-encoding", "gzip;q=0")])),
+            Encoding::Identity
+        );
+    }
+
+    #[test]
+    fn etags() {
+        assert!(etag_matches(&h(&[("if-none-match", "\"abc\"")]), "abc"));
+        assert!(etag_matches(
+            &h(&[("if-none-match", "\"x\", W/\"abc-gz\"")]),
+            "abc"
+        ));
+        assert!(etag_matches(&h(&[("if-none-match", "*")]), "abc"));
+        assert!(!etag_matches(&h(&[("if-none-match", "\"abcd\"")]), "abc"));
+        assert!(!etag_matches(&h(&[]), "abc"));
+    }
+
+    #[test]
+    fn base_urls() {
+        assert_eq!(
+            public_base(Some("https://x.example"), &h(&[])).unwrap(),
+            "https://x.example"
+        );
+        assert_eq!(
+            public_base(None, &h(&[("host", "Feeds.example:8080")])).unwrap(),
+            "http://feeds.example:8080"
+        );
+        assert_eq!(
+            public_base(
+                None,
+                &h(&[("host", "a.example"), ("x-forwarded-proto", "https")])
+            )
+            .unwrap(),
+            "https://a.example"
+        );
+        assert!(public_base(None, &h(&[("host", "a.example/evil?")])).is_err());
+        assert!(public_base(None, &h(&[])).is_err());
+    }
+}

@@ -1,0 +1,26 @@
+//! igfeed: a self-hosted Instagram feed service.
+//!
+//! # Layout
+//! - [`config`]: every setting, as clap flags with `IGFEED_*` variables.
+//! - [`app`]: the shared state, start-up and graceful shutdown.
+//! - [`routes`]: the one route table (and OpenAPI document); a file per resource.
+//! - [`graph`]: the typed Instagram Graph API client and its wire types.
+//! - [`feed`]: the cached feed, its last good copy on disk, and rendering.
+//! - [`token`]: the access token and its status.
+//! - [`fake`]: a fake Instagram (Graph API + CDN) for tests and `--demo`.
+//! - [`error`], [`http`]: problem+json errors and HTTP helpers.
+//! - [`fsutil`]: atomic, durable file writes.
+//! - [`telemetry`]: tracing set-up.
+
+pub mod app;
+pub mod config;
+pub mod error;
+pub mod fake;
+pub mod feed;
+pub mod fsutil;
+pub mod graph;
+pub mod healthcheck;
+pub mod http;
+pub mod routes;
+pub mod telemetry;
+pub mod token;

@@ -1,0 +1,32 @@
+//! The igfeed binary: parse the configuration, set up tracing, run the app.
+
+use std::process::ExitCode;
+
+use igfeed::app::{App, StartError, shutdown_signal};
+use igfeed::config::{Cli, Command};
+
+#[tokio::main]
+async fn main() -> ExitCode {
+    let cli = Cli::parse_or_exit();
+    if let Some(Command::Healthcheck) = cli.command {
+        return igfeed::healthcheck::run(cli.config.listen).await;
+    }
+    igfeed::telemetry::init(cli.config.log_format);
+    let app = match App::build(cli.config).await {
+        Ok(app) => app,
+        Err(err) => {
+            eprintln!("igfeed: {err}");
+            return match err {
+                StartError::Config { .. } => ExitCode::from(2),
+                StartError::Bind { .. } => ExitCode::from(1),
+            };
+        }
+    };
+    match app.run(shutdown_signal()).await {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(err) => {
+            eprintln!("igfeed: server failed: {err}");
+            ExitCode::FAILURE
+        }
+    }
+}

@@ -1,0 +1,161 @@
+//! `GET /feed`: the cached feed as JSON, with validators, conditional
+//! requests and pre-compressed bodies.
+
+use axum::extract::{RawQuery, State};
+use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+
+use crate::app::AppState;
+use crate::error::{ApiError, Problem};
+use crate::feed::{Filter, Rendered};
+use crate::http::{self, Encoding};
+
+const MEDIA_TYPES: [&str; 3] = ["IMAGE", "VIDEO", "CAROUSEL_ALBUM"];
+
+/// The account's recent posts.
+#[utoipa::path(
+    get,
+    path = "/feed",
+    tag = "feed",
+    params(
+        ("limit" = Option<usize>, Query, description = "Most posts to return (1..=IGFEED_FEED_SIZE); default all kept", minimum = 1, maximum = 200),
+        ("type" = Option<String>, Query, description = "Comma list of IMAGE, VIDEO, CAROUSEL_ALBUM; applied before the limit", example = "IMAGE,CAROUSEL_ALBUM"),
+    ),
+    responses(
+        (status = 200, description = "The feed", body = crate::feed::render::FeedResponse,
+            headers(("ETag" = String), ("Last-Modified" = String), ("Cache-Control" = String))),
+        (status = 304, description = "Not modified (If-None-Match matched)"),
+        (status = 400, description = "Bad query parameter", body = Problem, content_type = "application/problem+json"),
+        (status = 503, description = "No feed was ever fetched", body = Problem, content_type = "application/problem+json"),
+    )
+)]
+pub async fn get_feed(
+    State(state): State<AppState>,
+    RawQuery(query): RawQuery,
+    headers: HeaderMap,
+) -> Result<Response, ApiError> {
+    let filter = parse_filter(query.as_deref().unwrap_or(""), state.config.feed_size)?;
+    let base = http::public_base(state.config.public_url.as_deref(), &headers)?;
+    let current = state.feed.current().await.map_err(|e| {
+        Problem::typed(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "urn:igfeed:feed-unavailable",
+            e.to_string(),
+        )
+    })?;
+    let rendered = state.feed.rendered(&current, &base, &filter).await;
+    Ok(respond(&rendered, &headers, state.feed.ttl().as_secs()))
+}
+
+fn respond(r: &Rendered, req: &HeaderMap, ttl_secs: u64) -> Response {
+    let encoding = http::negotiate(req);
+    let etag = match encoding {
+        Encoding::Identity => format!("\"{}\"", r.digest),
+        Encoding::Gzip => format!("\"{}-gz\"", r.digest),
+        Encoding::Brotli => format!("\"{}-br\"", r.digest),
+    };
+    let cache_control = if r.stale {
+        format!(
+            "public, max-age={}",
+            ttl_secs.min(crate::feed::STALE_RETRY.as_secs())
+        )
+    } else {
+        format!(
+            "public, max-age={ttl_secs}, stale-while-revalidate={ttl_secs}, stale-if-error=86400"
+        )
+    };
+    let mut headers = HeaderMap::new();
+    let set = |h: &mut HeaderMap, name, value: &str| {
+        if let Ok(v) = HeaderValue::from_str(value) {
+            h.insert(name, v);
+        }
+    };
+    set(&mut headers, header::ETAG, &etag);
+    set(&mut headers, header::CACHE_CONTROL, &cache_control);
+    set(
+        &mut headers,
+        header::LAST_MODIFIED,
+        &httpdate::fmt_http_date(r.last_modified),
+    );
+    headers.insert(header::VARY, HeaderValue::from_static("Accept-Encoding"));
+
+    if http::etag_matches(req, &r.digest) {
+        return (StatusCode::NOT_MODIFIED, headers).into_response();
+    }
+    headers.insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("application/json"),
+    );
+    let body = match encoding {
+        Encoding::Identity => r.body.clone(),
+        Encoding::Gzip => r.gzip().clone(),
+        Encoding::Brotli => r.br().clone(),
+    };
+    if let Some(name) = encoding.header_value() {
+        headers.insert(header::CONTENT_ENCODING, HeaderValue::from_static(name));
+    }
+    (StatusCode::OK, headers, body).into_response()
+}
+
+/// Parses `limit` and `type`; unknown parameters (cache busters) are ignored.
+pub fn parse_filter(query: &str, feed_size: usize) -> Result<Filter, ApiError> {
+    let mut filter = Filter::default();
+    for (key, value) in url::form_urlencoded::parse(query.as_bytes()) {
+        match key.as_ref() {
+            "limit" => {
+                let n = value
+                    .trim()
+                    .parse::<usize>()
+                    .ok()
+                    .filter(|n| (1..=feed_size).contains(n));
+                filter.limit = Some(n.ok_or_else(|| {
+                    ApiError::BadRequest(format!(
+                        "limit must be a whole number from 1 to {feed_size}, got '{}'",
+                        truncate(&value)
+                    ))
+                })?);
+            }
+            "type" => {
+                let mut types = Vec::new();
+                for t in value.split(',').map(str::trim) {
+                    let upper = t.to_ascii_uppercase();
+                    if !MEDIA_TYPES.contains(&upper.as_str()) {
+                        return Err(ApiError::BadRequest(format!(
+                            "type must be a comma list of IMAGE, VIDEO, CAROUSEL_ALBUM, got '{}'",
+                            truncate(t)
+                        )));
+                    }
+                    if !types.contains(&upper) {
+                        types.push(upper);
+                    }
+                }
+                types.sort();
+                filter.types = types;
+            }
+            _ => {}
+        }
+    }
+    Ok(filter)
+}
+
+fn truncate(s: &str) -> String {
+    s.chars().take(40).collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn filters_parse_and_reject() {
+        let f = parse_filter("limit=3&type=video,image&_=123", 25).unwrap();
+        assert_eq!(f.limit, Some(3));
+        assert_eq!(f.types, vec!["IMAGE".to_string(), "VIDEO".to_string()]);
+        assert!(parse_filter("limit=0", 25).is_err());
+        assert!(parse_filter("limit=26", 25).is_err());
+        assert!(parse_filter("limit=abc", 25).is_err());
+        assert!(parse_filter("type=REEL", 25).is_err());
+        assert!(parse_filter("type=", 25).is_err());
+        assert_eq!(parse_filter("", 25).unwrap(), Filter::default());
+    }
+}

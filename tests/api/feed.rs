@@ -1,0 +1,503 @@
+//! `GET /feed`: shape, filters, paging, caching, stale fallback, HTTP.
+
+use std::io::Read;
+use std::time::Duration;
+
+use futures_util::future::join_all;
+use igfeed::fake::{FakeChild, FakeMedia, FakeOptions, Fault, Route, sample_media};
+use serde_json::json;
+
+use crate::helpers::*;
+
+fn five_kinds() -> Vec<FakeMedia> {
+    vec![
+        FakeMedia::carousel(
+            "17900000000000005",
+            Some("a carousel"),
+            "2026-11-05T10:00:00+0000",
+            vec![
+                FakeChild::image("17800000000000001"),
+                FakeChild::video("17800000000000002"),
+            ],
+        ),
+        FakeMedia::video(
+            "17900000000000004",
+            Some("a reel"),
+            "2026-11-04T10:00:00+0000",
+        ),
+        FakeMedia::image("17900000000000003", None, "2026-11-03T10:00:00+0000"),
+        FakeMedia {
+            content: None,
+            ..FakeMedia::video(
+                "17900000000000002",
+                Some("muted for copyright"),
+                "2026-11-02T10:00:00+0000",
+            )
+        },
+        FakeMedia::image(
+            "17900000000000001",
+            Some("first"),
+            "2026-11-01T10:00:00+0000",
+        ),
+    ]
+}
+
+#[tokio::test]
+async fn feed_has_the_documented_shape() {
+    let app = spawn_app_with(FakeOptions::default(), five_kinds(), |c| {
+        c.public_url = Some("https://feeds.example.com".into());
+    })
+    .await;
+    let res = app.get("/feed").await;
+    assert_eq!(res.status(), 200);
+    assert_eq!(res.headers()["content-type"], "application/json");
+    let body: serde_json::Value = res.json().await.unwrap();
+    let m = |id: &str| format!("https://feeds.example.com/media/{id}");
+    let t = |id: &str| format!("https://feeds.example.com/media/{id}/thumbnail");
+    let expected = json!([
+        {"id": "17900000000000005", "media_type": "CAROUSEL_ALBUM", "caption": "a carousel",
+         "permalink": "https://www.instagram.com/p/17900000000000005/", "timestamp": "2026-11-05T10:00:00+0000",
+         "media_url": m("17900000000000005"), "thumbnail_url": null,
+         "children": [
+            {"id": "17800000000000001", "media_type": "IMAGE", "media_url": m("17800000000000001"), "thumbnail_url": null},
+            {"id": "17800000000000002", "media_type": "VIDEO", "media_url": m("17800000000000002"), "thumbnail_url": t("17800000000000002")}
+         ]},
+        {"id": "17900000000000004", "media_type": "VIDEO", "caption": "a reel",
+         "permalink": "https://www.instagram.com/reel/17900000000000004/", "timestamp": "2026-11-04T10:00:00+0000",
+         "media_url": m("17900000000000004"), "thumbnail_url": t("17900000000000004")},
+        {"id": "17900000000000003", "media_type": "IMAGE", "caption": null,
+         "permalink": "https://www.instagram.com/p/17900000000000003/", "timestamp": "2026-11-03T10:00:00+0000",
+         "media_url": m("17900000000000003"), "thumbnail_url": null},
+        {"id": "17900000000000002", "media_type": "VIDEO", "caption": "muted for copyright",
+         "permalink": "https://www.instagram.com/reel/17900000000000002/", "timestamp": "2026-11-02T10:00:00+0000",
+         "media_url": null, "thumbnail_url": t("17900000000000002")},
+        {"id": "17900000000000001", "media_type": "IMAGE", "caption": "first",
+         "permalink": "https://www.instagram.com/p/17900000000000001/", "timestamp": "2026-11-01T10:00:00+0000",
+         "media_url": m("17900000000000001"), "thumbnail_url": null},
+    ]);
+    assert_eq!(body["data"], expected);
+    assert_eq!(
+        body["user"],
+        json!({"id": "17841400000000000", "username": "example"})
+    );
+    assert_eq!(body["stale"], false);
+    let fetched = body["fetched_at"].as_str().unwrap();
+    assert!(
+        humantime::parse_rfc3339(fetched).is_ok(),
+        "fetched_at {fetched}"
+    );
+    assert_eq!(
+        body.as_object().unwrap().len(),
+        4,
+        "exactly user, data, fetched_at, stale"
+    );
+}
+
+#[tokio::test]
+async fn media_links_follow_the_request_host_without_public_url() {
+    let app = spawn_app_with(FakeOptions::default(), five_kinds(), |_| {}).await;
+    let body: serde_json::Value = app
+        .get_with(
+            "/feed?limit=1&type=IMAGE",
+            &[
+                ("host", "shop.example:8443"),
+                ("x-forwarded-proto", "https"),
+            ],
+        )
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(
+        body["data"][0]["media_url"],
+        "https://shop.example:8443/media/17900000000000003"
+    );
+    let body = app.get_feed().await;
+    let own = format!("{}/media/17900000000000005", app.url);
+    assert_eq!(body["data"][0]["media_url"], own);
+    // Same feed version, two hosts: still one upstream walk.
+    assert_eq!(app.fake.calls(Route::MediaList), 1);
+}
+
+#[tokio::test]
+async fn filters_apply_type_before_limit() {
+    let app = spawn_app_with(FakeOptions::default(), five_kinds(), |_| {}).await;
+    let ids = |v: serde_json::Value| -> Vec<String> {
+        v["data"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|p| p["id"].as_str().unwrap().to_string())
+            .collect()
+    };
+    let body = app.get("/feed?type=VIDEO").await.json().await.unwrap();
+    assert_eq!(ids(body), ["17900000000000004", "17900000000000002"]);
+    let body = app
+        .get("/feed?type=IMAGE,CAROUSEL_ALBUM&limit=2")
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(ids(body), ["17900000000000005", "17900000000000003"]);
+    let body = app.get("/feed?limit=1").await.json().await.unwrap();
+    assert_eq!(ids(body), ["17900000000000005"]);
+    for bad in [
+        "limit=0",
+        "limit=26",
+        "limit=x",
+        "type=REEL",
+        "type=",
+        "limit=-1",
+    ] {
+        let body = assert_problem(app.get(&format!("/feed?{bad}")).await, 400).await;
+        assert!(
+            body["detail"]
+                .as_str()
+                .unwrap()
+                .contains(bad.split('=').next().unwrap()),
+            "{bad}: {body}"
+        );
+    }
+}
+
+#[tokio::test]
+async fn pages_are_followed_up_to_feed_size() {
+    let opts = FakeOptions {
+        max_page_size: 10,
+        ..FakeOptions::default()
+    };
+    let app = spawn_app_with(opts, sample_media(40), |c| c.feed_size = 25).await;
+    let body = app.get_feed().await;
+    let data = body["data"].as_array().unwrap();
+    assert_eq!(data.len(), 25);
+    let expected: Vec<String> = sample_media(40)
+        .iter()
+        .take(25)
+        .map(|m| m.id.clone())
+        .collect();
+    let got: Vec<String> = data
+        .iter()
+        .map(|p| p["id"].as_str().unwrap().into())
+        .collect();
+    assert_eq!(got, expected, "newest first, in Instagram's order");
+    assert_eq!(app.fake.calls(Route::MediaList), 3, "pages of 10, 10, 5");
+
+    // Fewer posts than FEED_SIZE: paging ends when `next` is absent.
+    let app = spawn_app_with(
+        FakeOptions {
+            max_page_size: 4,
+            ..FakeOptions::default()
+        },
+        sample_media(9),
+        |_| {},
+    )
+    .await;
+    assert_eq!(app.get_feed().await["data"].as_array().unwrap().len(), 9);
+    assert_eq!(app.fake.calls(Route::MediaList), 3);
+}
+
+#[tokio::test]
+async fn concurrent_cold_requests_share_one_upstream_walk() {
+    let app = spawn_app().await;
+    let responses = join_all((0..100).map(|_| app.get("/feed"))).await;
+    for res in responses {
+        assert_eq!(res.status(), 200);
+    }
+    assert_eq!(app.fake.calls(Route::MediaList), 1);
+    assert_eq!(app.fake.calls(Route::Me), 1);
+}
+
+#[tokio::test]
+async fn feed_is_cached_for_the_ttl_then_refetched() {
+    let app = spawn_app_with(FakeOptions::default(), sample_media(5), |c| {
+        c.feed_ttl = Duration::from_millis(1500);
+    })
+    .await;
+    let first = app.get_feed().await;
+    app.fake.publish(FakeMedia::image(
+        "17999999999999999",
+        Some("new"),
+        "2026-11-29T10:00:00+0000",
+    ));
+    let second = app.get_feed().await;
+    assert_eq!(
+        first["data"], second["data"],
+        "served from cache within the TTL"
+    );
+    assert_eq!(app.fake.calls(Route::MediaList), 1);
+    eventually(
+        Duration::from_secs(10),
+        "the new post after the TTL",
+        || async {
+            let body = app.get_feed().await;
+            (body["data"][0]["id"] == "17999999999999999").then_some(())
+        },
+    )
+    .await;
+    assert_eq!(app.fake.calls(Route::MediaList), 2);
+}
+
+async fn assert_stale_fallback(fault: Fault) {
+    let app = spawn_app_with(FakeOptions::default(), sample_media(5), |c| {
+        c.feed_ttl = Duration::from_millis(300);
+        c.upstream_timeout = Duration::from_secs(1);
+    })
+    .await;
+    let good = app.get_feed().await;
+    app.fake.fail_always(Route::MediaList, fault.clone());
+    let stale = eventually(Duration::from_secs(10), "a stale feed", || async {
+        let body = app.get_feed().await;
+        (body["stale"] == true).then_some(body)
+    })
+    .await;
+    assert_eq!(
+        stale["data"], good["data"],
+        "{fault:?}: the last good posts"
+    );
+    assert_eq!(stale["fetched_at"], good["fetched_at"]);
+    app.fake.heal(Route::MediaList);
+    if !matches!(fault, Fault::GraphError { code: 190, .. }) {
+        eventually(Duration::from_secs(10), "recovery", || async {
+            (app.get_feed().await["stale"] == false).then_some(())
+        })
+        .await;
+    }
+}
+
+#[tokio::test]
+async fn upstream_failures_serve_the_last_good_feed() {
+    let graph = |status, code| Fault::GraphError {
+        status,
+        code,
+        message: "boom".into(),
+    };
+    for fault in [
+        Fault::Status(500),
+        Fault::Status(503),
+        Fault::Garbage,
+        Fault::Truncated,
+        Fault::Hang,
+        Fault::Huge(5 * 1024 * 1024),
+        graph(429, 4),
+        graph(403, 17),
+        graph(400, 32),
+        graph(400, 613),
+        graph(500, 2),
+        graph(400, 190),
+    ] {
+        assert_stale_fallback(fault).await;
+    }
+}
+
+#[tokio::test]
+async fn invalid_token_stops_upstream_calls_and_serves_stale() {
+    let app = spawn_app_with(FakeOptions::default(), sample_media(5), |c| {
+        c.feed_ttl = Duration::from_millis(200);
+    })
+    .await;
+    app.get_feed().await;
+    app.fake.revoke_all();
+    eventually(
+        Duration::from_secs(10),
+        "stale after revocation",
+        || async { (app.get_feed().await["stale"] == true).then_some(()) },
+    )
+    .await;
+    let calls = app.fake.calls(Route::MediaList);
+    tokio::time::sleep(Duration::from_millis(600)).await;
+    assert_eq!(app.get_feed().await["stale"], true);
+    assert_eq!(
+        app.fake.calls(Route::MediaList),
+        calls,
+        "no calls with a known-bad token"
+    );
+}
+
+#[tokio::test]
+async fn last_good_feed_survives_a_restart_with_upstream_down() {
+    let app = spawn_app_with(FakeOptions::default(), sample_media(7), |c| {
+        c.public_url = Some("https://feeds.example.com".into());
+    })
+    .await;
+    let good = app.get_feed().await;
+    app.fake.fail_always(Route::MediaList, Fault::Status(502));
+    let app = app.restart().await;
+    let body = app.get_feed().await;
+    assert_eq!(body["stale"], true);
+    assert_eq!(body["data"], good["data"]);
+}
+
+#[tokio::test]
+async fn never_fetched_is_503_problem() {
+    let app = spawn_app_with(FakeOptions::default(), sample_media(3), |_| {}).await;
+    app.fake.fail_always(Route::MediaList, Fault::Status(500));
+    let body = assert_problem(app.get("/feed").await, 503).await;
+    assert!(!body["detail"].as_str().unwrap().contains(&app.token));
+    // No token configured at all: 503 too, naming the reason, no upstream call.
+    let app = spawn_app_with(FakeOptions::default(), sample_media(3), |c| {
+        c.access_token = None
+    })
+    .await;
+    let body = assert_problem(app.get("/feed").await, 503).await;
+    assert!(
+        body["detail"].as_str().unwrap().contains("no access token"),
+        "{body}"
+    );
+    assert_eq!(app.fake.calls(Route::MediaList), 0);
+}
+
+#[tokio::test]
+async fn validators_and_compression() {
+    let app = spawn_app().await;
+    let res = app.get("/feed").await;
+    let etag = res.headers()["etag"].to_str().unwrap().to_string();
+    assert!(
+        etag.starts_with('"') && etag.ends_with('"'),
+        "strong ETag: {etag}"
+    );
+    let cc = res.headers()["cache-control"].to_str().unwrap().to_string();
+    assert!(
+        cc.contains("public")
+            && cc.contains("max-age=300")
+            && cc.contains("stale-while-revalidate"),
+        "{cc}"
+    );
+    let lm = res.headers()["last-modified"].to_str().unwrap().to_string();
+    assert!(httpdate::parse_http_date(&lm).is_ok());
+    let plain = res.bytes().await.unwrap();
+
+    let res = app.get_with("/feed", &[("if-none-match", &etag)]).await;
+    assert_eq!(res.status(), 304);
+    assert_eq!(res.headers()["etag"].to_str().unwrap(), etag);
+    assert!(res.bytes().await.unwrap().is_empty());
+
+    let res = app.get_with("/feed", &[("accept-encoding", "gzip")]).await;
+    assert_eq!(res.headers()["content-encoding"], "gzip");
+    assert_eq!(res.headers()["vary"], "Accept-Encoding");
+    let gz_etag = res.headers()["etag"].to_str().unwrap().to_string();
+    assert_ne!(gz_etag, etag, "each encoding has its own strong ETag");
+    let zipped = res.bytes().await.unwrap();
+    assert!(zipped.len() < plain.len());
+    let mut out = Vec::new();
+    flate2::read::GzDecoder::new(&zipped[..])
+        .read_to_end(&mut out)
+        .unwrap();
+    assert_eq!(out, plain);
+    // The gzip ETag revalidates too.
+    let res = app
+        .get_with(
+            "/feed",
+            &[("if-none-match", &gz_etag), ("accept-encoding", "gzip")],
+        )
+        .await;
+    assert_eq!(res.status(), 304);
+
+    let res = app
+        .get_with("/feed", &[("accept-encoding", "gzip, br")])
+        .await;
+    assert_eq!(res.headers()["content-encoding"], "br");
+    let br = res.bytes().await.unwrap();
+    let mut out = Vec::new();
+    brotli::Decompressor::new(&br[..], 4096)
+        .read_to_end(&mut out)
+        .unwrap();
+    assert_eq!(out, plain);
+
+    // A different ETag is not a match.
+    let res = app
+        .get_with("/feed", &[("if-none-match", "\"0000\"")])
+        .await;
+    assert_eq!(res.status(), 200);
+}
+
+#[tokio::test]
+async fn errors_are_problem_json_everywhere() {
+    let app = spawn_app().await;
+    assert_problem(app.get("/nope").await, 404).await;
+    let res = app
+        .client
+        .post(format!("{}/feed", app.url))
+        .send()
+        .await
+        .unwrap();
+    assert_problem(res, 405).await;
+    let res = app
+        .client
+        .head(format!("{}/feed", app.url))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 200);
+}
+
+#[tokio::test]
+async fn cors_follows_configuration() {
+    let app = spawn_app().await;
+    let res = app
+        .get_with("/feed", &[("origin", "https://anywhere.example")])
+        .await;
+    assert_eq!(res.headers()["access-control-allow-origin"], "*");
+
+    let app = spawn_app_with(FakeOptions::default(), sample_media(2), |c| {
+        c.cors_origins = igfeed::config::CorsOrigins::List(vec!["https://shop.example".into()]);
+    })
+    .await;
+    let res = app
+        .get_with("/feed", &[("origin", "https://shop.example")])
+        .await;
+    assert_eq!(
+        res.headers()["access-control-allow-origin"],
+        "https://shop.example"
+    );
+    let res = app
+        .get_with("/feed", &[("origin", "https://evil.example")])
+        .await;
+    assert!(res.headers().get("access-control-allow-origin").is_none());
+}
+
+#[tokio::test]
+async fn no_token_in_any_body_header_or_log_line() {
+    let (logs, _guard) = capture_logs();
+    let opts = FakeOptions {
+        max_page_size: 5,
+        ..FakeOptions::default()
+    };
+    let app = spawn_app_with(opts, sample_media(12), |c| {
+        c.feed_ttl = Duration::from_millis(200)
+    })
+    .await;
+    let mut seen = String::new();
+    let record = |res: reqwest::Response| async move {
+        let mut s = format!("{:?}", res.headers());
+        s.push_str(&String::from_utf8_lossy(&res.bytes().await.unwrap()));
+        s
+    };
+    seen.push_str(&record(app.get("/feed").await).await);
+    for fault in [
+        Fault::Status(500),
+        Fault::Garbage,
+        Fault::GraphError {
+            status: 400,
+            code: 100,
+            message: format!("bad parameter near {}", app.token),
+        },
+        Fault::GraphError {
+            status: 400,
+            code: 190,
+            message: "Error validating access token".into(),
+        },
+    ] {
+        app.fake.fail(Route::MediaList, fault, 1);
+        tokio::time::sleep(Duration::from_millis(250)).await;
+        seen.push_str(&record(app.get("/feed").await).await);
+    }
+    seen.push_str(&record(app.get("/feed?limit=abc").await).await);
+    let logs = logs.text();
+    assert!(logs.contains("fetched the feed"), "logs were captured");
+    assert!(!logs.contains(&app.token), "token in logs");
+    assert!(!seen.contains(&app.token), "token in a response");
+    assert!(
+        !logs.contains("access_token="),
+        "a URL with a token in the logs"
+    );
+}

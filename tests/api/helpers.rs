@@ -1,0 +1,206 @@
+//! `spawn_app()` and one helper per endpoint; log capture for leak checks.
+
+#![allow(dead_code, reason = "each test binary uses a different subset")]
+
+use std::io::Write;
+use std::net::SocketAddr;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use igfeed::app::App;
+use igfeed::config::{Config, Secret};
+use igfeed::fake::{FakeInstagram, FakeMedia, FakeOptions, sample_media};
+use tokio::sync::oneshot;
+use tokio::task::JoinHandle;
+
+/// Everything the tests logged, to check that no secret reaches a log line.
+#[derive(Clone, Default)]
+pub struct Logs(Arc<Mutex<Vec<u8>>>);
+
+impl Logs {
+    pub fn text(&self) -> String {
+        String::from_utf8_lossy(&self.0.lock().unwrap()).into_owned()
+    }
+}
+
+struct LogWriter(Logs);
+
+impl Write for LogWriter {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        if std::env::var_os("TEST_LOG").is_some() {
+            let _ = std::io::stderr().write_all(buf);
+        }
+        self.0.0.lock().unwrap().extend_from_slice(buf);
+        Ok(buf.len())
+    }
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
+/// Captures every event at TRACE (including reqwest's and hyper's) for the
+/// current thread; `#[tokio::test]` runs the app on this thread, so this
+/// sees all its log lines. Silent unless `TEST_LOG` is set.
+pub fn capture_logs() -> (Logs, tracing::subscriber::DefaultGuard) {
+    let logs = Logs::default();
+    let writer = logs.clone();
+    let subscriber = tracing_subscriber::fmt()
+        .with_max_level(tracing::Level::TRACE)
+        .with_ansi(false)
+        .with_writer(move || LogWriter(writer.clone()))
+        .finish();
+    (logs, tracing::subscriber::set_default(subscriber))
+}
+
+pub struct TestApp {
+    pub addr: SocketAddr,
+    pub url: String,
+    pub fake: Arc<FakeInstagram>,
+    pub token: String,
+    pub data_dir: Arc<tempfile::TempDir>,
+    pub config: Config,
+    pub client: reqwest::Client,
+    shutdown: Option<oneshot::Sender<()>>,
+    handle: Option<JoinHandle<std::io::Result<()>>>,
+}
+
+/// A config pointing at `fake`, with a fresh token and a temp data dir.
+pub fn test_config(fake: &FakeInstagram, token: &str, data_dir: &tempfile::TempDir) -> Config {
+    let mut c = Config::defaults();
+    c.listen = "127.0.0.1:0".parse().unwrap();
+    c.graph_url = fake.base_url().parse().unwrap();
+    c.access_token = Some(Secret::new(token));
+    c.data_dir = data_dir.path().to_path_buf();
+    c.media_hosts = igfeed::config::HostList(vec!["127.0.0.1".into()]);
+    c.upstream_timeout = Duration::from_secs(3);
+    c
+}
+
+/// The app against a fake with 25 sample posts.
+pub async fn spawn_app() -> TestApp {
+    spawn_app_with(FakeOptions::default(), sample_media(25), |_| {}).await
+}
+
+/// The app against a fake with `media`, after `tweak` adjusts the config.
+pub async fn spawn_app_with(
+    opts: FakeOptions,
+    media: Vec<FakeMedia>,
+    tweak: impl FnOnce(&mut Config),
+) -> TestApp {
+    let fake = Arc::new(FakeInstagram::start(opts, media).await.unwrap());
+    let token = fake.issue_token();
+    let data_dir = Arc::new(tempfile::tempdir().unwrap());
+    let mut config = test_config(&fake, &token, &data_dir);
+    tweak(&mut config);
+    start(fake, token, data_dir, config).await
+}
+
+async fn start(
+    fake: Arc<FakeInstagram>,
+    token: String,
+    data_dir: Arc<tempfile::TempDir>,
+    config: Config,
+) -> TestApp {
+    let app = App::build(config.clone()).await.expect("app builds");
+    let addr = app.local_addr();
+    let (tx, rx) = oneshot::channel();
+    let handle = tokio::spawn(app.run(async {
+        let _ = rx.await;
+    }));
+    TestApp {
+        addr,
+        url: format!("http://{addr}"),
+        fake,
+        token,
+        data_dir,
+        config,
+        client: reqwest::Client::builder()
+            .redirect(reqwest::redirect::Policy::none())
+            .build()
+            .unwrap(),
+        shutdown: Some(tx),
+        handle: Some(handle),
+    }
+}
+
+impl TestApp {
+    /// Stops the service gracefully and waits for it.
+    pub async fn stop(&mut self) {
+        if let Some(tx) = self.shutdown.take() {
+            let _ = tx.send(());
+        }
+        if let Some(h) = self.handle.take() {
+            tokio::time::timeout(Duration::from_secs(10), h)
+                .await
+                .expect("app stops within 10s")
+                .unwrap()
+                .unwrap();
+        }
+    }
+
+    /// Stops this instance and starts a new one on the same data dir and fake.
+    pub async fn restart(mut self) -> TestApp {
+        self.stop().await;
+        let mut config = self.config.clone();
+        config.listen = "127.0.0.1:0".parse().unwrap();
+        start(
+            self.fake.clone(),
+            self.token.clone(),
+            self.data_dir.clone(),
+            config,
+        )
+        .await
+    }
+
+    pub async fn get(&self, path: &str) -> reqwest::Response {
+        self.client
+            .get(format!("{}{path}", self.url))
+            .send()
+            .await
+            .unwrap()
+    }
+
+    pub async fn get_with(&self, path: &str, headers: &[(&str, &str)]) -> reqwest::Response {
+        let mut req = self.client.get(format!("{}{path}", self.url));
+        for (k, v) in headers {
+            req = req.header(*k, *v);
+        }
+        req.send().await.unwrap()
+    }
+
+    pub async fn get_feed(&self) -> serde_json::Value {
+        let res = self.get("/feed").await;
+        assert_eq!(res.status(), 200, "GET /feed");
+        res.json().await.unwrap()
+    }
+}
+
+/// Polls `check` until it returns `Some`, failing after `deadline`.
+pub async fn eventually<T, F, Fut>(deadline: Duration, what: &str, mut check: F) -> T
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = Option<T>>,
+{
+    let start = Instant::now();
+    loop {
+        if let Some(v) = check().await {
+            return v;
+        }
+        assert!(start.elapsed() < deadline, "timed out waiting for: {what}");
+        tokio::time::sleep(Duration::from_millis(25)).await;
+    }
+}
+
+/// Asserts a problem+json answer with `status`.
+pub async fn assert_problem(res: reqwest::Response, status: u16) -> serde_json::Value {
+    assert_eq!(res.status(), status);
+    assert_eq!(
+        res.headers()["content-type"].to_str().unwrap(),
+        "application/problem+json"
+    );
+    let body: serde_json::Value = res.json().await.unwrap();
+    assert_eq!(body["status"], status);
+    assert!(body["title"].is_string() && body["type"].is_string());
+    assert!(body["detail"].as_str().is_some_and(|d| !d.is_empty()));
+    body
+}

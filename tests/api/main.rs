@@ -1,0 +1,11 @@
+//! Integration tests: the whole service on a loopback port against the fake
+//! Instagram of `igfeed::fake`.
+
+#![allow(
+    clippy::unwrap_used,
+    reason = "a failed unwrap is a failed test, with its location"
+)]
+
+mod binary;
+mod feed;
+mod helpers;
