@@ -12,6 +12,7 @@ async fn main() -> ExitCode {
         return igfeed::healthcheck::run(cli.config.listen).await;
     }
     igfeed::telemetry::init(cli.config.log_format);
+    let shutdown = shutdown_signal();
     let app = match App::build(cli.config).await {
         Ok(app) => app,
         Err(err) => {
@@ -22,7 +23,7 @@ async fn main() -> ExitCode {
             };
         }
     };
-    match app.run(shutdown_signal()).await {
+    match app.run(shutdown).await {
         Ok(()) => ExitCode::SUCCESS,
         Err(err) => {
             eprintln!("igfeed: server failed: {err}");
