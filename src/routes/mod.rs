@@ -3,6 +3,7 @@
 //! Each handler lives in the file of its resource.
 
 pub mod feed;
+pub mod health;
 
 use axum::Router;
 use utoipa::OpenApi;
@@ -20,6 +21,7 @@ use crate::app::AppState;
     ),
     tags(
         (name = "feed", description = "The cached Instagram feed"),
+        (name = "operations", description = "Health and readiness"),
     )
 )]
 struct ApiDoc;
@@ -28,6 +30,8 @@ struct ApiDoc;
 pub fn router(state: AppState) -> (Router, utoipa::openapi::OpenApi) {
     let (router, api) = OpenApiRouter::with_openapi(ApiDoc::openapi())
         .routes(routes!(feed::get_feed))
+        .routes(routes!(health::healthz))
+        .routes(routes!(health::readyz))
         .split_for_parts();
     (router.with_state(state), api)
 }

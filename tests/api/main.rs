@@ -8,4 +8,5 @@
 
 mod binary;
 mod feed;
+mod health;
 mod helpers;
