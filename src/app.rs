@@ -5,11 +5,19 @@ use std::future::Future;
 use std::net::SocketAddr;
 use std::sync::Arc;
 
+use std::time::{Duration, Instant};
+
 use axum::Router;
-use axum::http::{HeaderName, Method, header};
+use axum::extract::{DefaultBodyLimit, MatchedPath, State};
+use axum::http::{HeaderName, Method, StatusCode, header};
 use tokio::net::TcpListener;
 use tower_http::cors::{AllowOrigin, CorsLayer};
+use tower_http::request_id::{MakeRequestUuid, PropagateRequestIdLayer, SetRequestIdLayer};
+use tower_http::timeout::TimeoutLayer;
 use tower_http::trace::TraceLayer;
+use utoipa_swagger_ui::SwaggerUi;
+
+use crate::metrics::Metrics;
 
 use crate::config::{Config, CorsOrigins};
 use crate::error;
@@ -29,6 +37,8 @@ pub struct AppState {
     pub tokens: Arc<TokenManager>,
     /// The Graph API client (for validating tokens, media URLs).
     pub graph: GraphClient,
+    /// Prometheus metrics, rendered at `/metrics`.
+    pub metrics: Metrics,
 }
 
 /// Why the service could not start.
@@ -67,6 +77,7 @@ impl App {
                 tracing::info!(path = %path.display(), "removed a temp file left by an interrupted write");
             }
         }
+        let metrics = Metrics::new();
         let graph = GraphClient::new(
             config.graph_url.clone(),
             &config.graph_version,
@@ -75,20 +86,25 @@ impl App {
         .map_err(|e| StartError::Config {
             setting: "IGFEED_GRAPH_URL",
             reason: crate::graph::describe(&e),
-        })?;
+        })?
+        .with_metrics(metrics.clone());
         let tokens = Arc::new(TokenManager::in_memory(config.access_token.clone()));
-        let feed = Arc::new(FeedService::new(
-            graph.clone(),
-            tokens.clone(),
-            config.feed_size,
-            config.feed_ttl,
-            SnapshotFile::new(&config.data_dir),
-        ));
+        let feed = Arc::new(
+            FeedService::new(
+                graph.clone(),
+                tokens.clone(),
+                config.feed_size,
+                config.feed_ttl,
+                SnapshotFile::new(&config.data_dir),
+            )
+            .with_metrics(metrics.clone()),
+        );
         let state = AppState {
             config: Arc::new(config),
             feed,
             tokens,
             graph,
+            metrics,
         };
         let router = router(state.clone());
         let addr = state.config.listen;
@@ -123,17 +139,72 @@ impl App {
     }
 }
 
-/// The route table wrapped in the HTTP stack (errors, CORS, tracing).
+/// The most a request body may be (the only bodies are admin JSON).
+pub const MAX_BODY_BYTES: usize = 16 * 1024;
+/// The longest a response head may take before the client gets a 504
+/// problem; generous, since a cold feed may walk several pages upstream.
+pub fn request_timeout(upstream: Duration) -> Duration {
+    (upstream * 3).max(Duration::from_secs(30))
+}
+
+/// The route table wrapped in the HTTP stack: problem+json errors, request
+/// ids, one INFO log line and metrics per request, timeout, body limit, CORS.
 pub fn router(state: AppState) -> Router {
     let cors = cors_layer(&state.config.cors_origins);
+    let timeout = request_timeout(state.config.upstream_timeout);
+    let metrics = state.metrics.clone();
     let (routes, _api) = routes::router(state);
+    let x_request_id = HeaderName::from_static("x-request-id");
     routes
+        .merge(SwaggerUi::new("/docs").config(utoipa_swagger_ui::Config::new(["/openapi.json"])))
         .fallback(error::not_found)
         .layer(axum::middleware::map_response(
             error::problem_for_plain_errors,
         ))
+        .layer(TimeoutLayer::with_status_code(
+            StatusCode::GATEWAY_TIMEOUT,
+            timeout,
+        ))
+        .layer(DefaultBodyLimit::max(MAX_BODY_BYTES))
+        .layer(axum::middleware::from_fn_with_state(metrics, observe))
         .layer(cors)
-        .layer(TraceLayer::new_for_http())
+        .layer(PropagateRequestIdLayer::new(x_request_id.clone()))
+        .layer(TraceLayer::new_for_http().make_span_with(request_span))
+        .layer(SetRequestIdLayer::new(x_request_id, MakeRequestUuid))
+}
+
+fn request_span(req: &axum::http::Request<axum::body::Body>) -> tracing::Span {
+    let request_id = req
+        .headers()
+        .get("x-request-id")
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or("-");
+    tracing::info_span!("request", method = %req.method(), route = %route_of(req), request_id)
+}
+
+fn route_of<B>(req: &axum::http::Request<B>) -> String {
+    req.extensions()
+        .get::<MatchedPath>()
+        .map(|p| p.as_str().to_string())
+        .unwrap_or_else(|| "unmatched".to_string())
+}
+
+/// Logs each request once at INFO (route template, status, latency) and
+/// counts it. Raw paths are never labels: they are unbounded.
+async fn observe(
+    State(metrics): State<Metrics>,
+    req: axum::extract::Request,
+    next: axum::middleware::Next,
+) -> axum::response::Response {
+    let route = route_of(&req);
+    let method = req.method().clone();
+    let started = Instant::now();
+    let res = next.run(req).await;
+    let elapsed = started.elapsed();
+    let status = res.status().as_u16();
+    tracing::info!(%method, route, status, latency_ms = elapsed.as_secs_f64() * 1000.0, "request served");
+    metrics.http(&route, method.as_str(), status, elapsed);
+    res
 }
 
 fn cors_layer(origins: &CorsOrigins) -> CorsLayer {

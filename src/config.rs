@@ -65,6 +65,9 @@ pub struct Cli {
 pub enum Command {
     /// Exit 0 when the local service answers /healthz (for container health checks).
     Healthcheck,
+    /// Print the OpenAPI document (as committed in openapi/openapi.json).
+    #[command(hide = true)]
+    Openapi,
 }
 
 /// Every setting of the service.

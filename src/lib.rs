@@ -10,6 +10,7 @@
 //! - [`fake`]: a fake Instagram (Graph API + CDN) for tests and `--demo`.
 //! - [`error`], [`http`]: problem+json errors and HTTP helpers.
 //! - [`fsutil`]: atomic, durable file writes.
+//! - [`metrics`]: Prometheus metrics.
 //! - [`telemetry`]: tracing set-up.
 
 pub mod app;
@@ -21,6 +22,7 @@ pub mod fsutil;
 pub mod graph;
 pub mod healthcheck;
 pub mod http;
+pub mod metrics;
 pub mod routes;
 pub mod telemetry;
 pub mod token;

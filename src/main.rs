@@ -8,8 +8,14 @@ use igfeed::config::{Cli, Command};
 #[tokio::main]
 async fn main() -> ExitCode {
     let cli = Cli::parse_or_exit();
-    if let Some(Command::Healthcheck) = cli.command {
-        return igfeed::healthcheck::run(cli.config.listen).await;
+    match cli.command {
+        Some(Command::Healthcheck) => return igfeed::healthcheck::run(cli.config.listen).await,
+        Some(Command::Openapi) => {
+            let doc = igfeed::routes::openapi_json();
+            println!("{}", serde_json::to_string_pretty(&doc).unwrap_or_default());
+            return ExitCode::SUCCESS;
+        }
+        None => {}
     }
     igfeed::telemetry::init(cli.config.log_format);
     let shutdown = shutdown_signal();

@@ -14,6 +14,7 @@ use moka::future::Cache;
 use tokio::sync::watch;
 
 use crate::graph::GraphClient;
+use crate::metrics::{Metrics, ResultLabels};
 use crate::token::{TokenManager, TokenUnavailable};
 pub use render::{Filter, Rendered};
 pub use store::{Snapshot, SnapshotFile};
@@ -67,6 +68,7 @@ pub struct FeedService {
     /// The last good snapshot; the media proxy watches it for allowed ids.
     last_good: watch::Sender<Option<Arc<Snapshot>>>,
     generation: AtomicU64,
+    metrics: Option<Metrics>,
 }
 
 impl FeedService {
@@ -98,7 +100,19 @@ impl FeedService {
             file,
             last_good: watch::channel(last).0,
             generation: AtomicU64::new(0),
+            metrics: None,
         }
+    }
+
+    /// Counts cache hits and misses in `metrics`.
+    pub fn with_metrics(mut self, metrics: Metrics) -> Self {
+        self.metrics = Some(metrics);
+        self
+    }
+
+    /// The cached feed, if any, without fetching.
+    pub async fn peek(&self) -> Option<Arc<Current>> {
+        self.current.get(&()).await
     }
 
     /// The configured freshness.
@@ -113,10 +127,17 @@ impl FeedService {
 
     /// The feed to serve: cached, freshly fetched, or the last good one.
     pub async fn current(&self) -> Result<Arc<Current>, FeedUnavailable> {
-        self.current
-            .try_get_with((), self.load())
+        let entry = self
+            .current
+            .entry(())
+            .or_try_insert_with(self.load())
             .await
-            .map_err(|e| (*e).clone())
+            .map_err(|e| (*e).clone())?;
+        if let Some(m) = &self.metrics {
+            let result = if entry.is_fresh() { "miss" } else { "hit" };
+            m.feed_cache.get_or_create(&ResultLabels { result }).inc();
+        }
+        Ok(entry.into_value())
     }
 
     /// A rendered body for this feed version, base URL and filter.

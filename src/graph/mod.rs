@@ -14,6 +14,7 @@ use reqwest::header::{HeaderValue, USER_AGENT};
 use url::Url;
 
 use crate::config::Secret;
+use crate::metrics::Metrics;
 pub use types::{Account, Media, MediaChild, MediaUrls};
 
 /// Time allowed to open a connection to the Graph API.
@@ -101,6 +102,7 @@ pub struct GraphClient {
     http: reqwest::Client,
     base: Url,
     version: String,
+    metrics: Option<Metrics>,
 }
 
 impl GraphClient {
@@ -120,7 +122,14 @@ impl GraphClient {
             http,
             base,
             version: version.to_string(),
+            metrics: None,
         })
+    }
+
+    /// Counts every call by kind and outcome in `metrics`.
+    pub fn with_metrics(mut self, metrics: Metrics) -> Self {
+        self.metrics = Some(metrics);
+        self
     }
 
     fn url(&self, versioned: bool, path: &str, query: &[(&str, &str)], token: &Secret) -> Url {
@@ -148,7 +157,7 @@ impl GraphClient {
     /// The account the token belongs to; also how a new token is validated.
     pub async fn me(&self, token: &Secret) -> Result<Account, GraphError> {
         let url = self.url(true, "me", &[("fields", ME_FIELDS)], token);
-        let me: wire::MeAnswer = self.get_json(url, token).await?;
+        let me: wire::MeAnswer = self.get_json("me", url, token).await?;
         me.into_account()
             .ok_or_else(|| GraphError::BadResponse("no user id in /me answer".into()))
     }
@@ -169,7 +178,7 @@ impl GraphClient {
         );
         let mut out: Vec<Media> = Vec::with_capacity(count);
         for _ in 0..MAX_PAGES {
-            let page: wire::Page = self.get_json(url, token).await?;
+            let page: wire::Page = self.get_json("media", url, token).await?;
             out.extend(page.data.into_iter().map(Media::from));
             if out.len() >= count {
                 break;
@@ -192,7 +201,7 @@ impl GraphClient {
             });
         }
         let url = self.url(true, id, &[("fields", "media_url,thumbnail_url")], token);
-        let urls: wire::WireUrls = self.get_json(url, token).await?;
+        let urls: wire::WireUrls = self.get_json("media_urls", url, token).await?;
         Ok(urls.into())
     }
 
@@ -204,7 +213,7 @@ impl GraphClient {
             &[("grant_type", "ig_refresh_token")],
             token,
         );
-        let t: wire::WireToken = self.get_json(url, token).await?;
+        let t: wire::WireToken = self.get_json("refresh", url, token).await?;
         if t.access_token.trim().is_empty() {
             return Err(GraphError::BadResponse(
                 "empty access_token in refresh answer".into(),
@@ -230,6 +239,19 @@ impl GraphClient {
     }
 
     async fn get_json<T: serde::de::DeserializeOwned>(
+        &self,
+        call: &'static str,
+        url: Url,
+        token: &Secret,
+    ) -> Result<T, GraphError> {
+        let result = self.call_json(url, token).await;
+        if let Some(m) = &self.metrics {
+            m.upstream(call, &result);
+        }
+        result
+    }
+
+    async fn call_json<T: serde::de::DeserializeOwned>(
         &self,
         url: Url,
         token: &Secret,

@@ -10,3 +10,4 @@ mod binary;
 mod feed;
 mod health;
 mod helpers;
+mod ops;

@@ -1,0 +1,191 @@
+//! Prometheus metrics (OpenMetrics text at `/metrics`), one registry per
+//! app. Label sets stay bounded: routes are templates (`/media/{id}`), never
+//! raw paths; upstream outcomes and Instagram codes come from fixed lists.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use prometheus_client::encoding::{EncodeLabelSet, text::encode};
+use prometheus_client::metrics::counter::Counter;
+use prometheus_client::metrics::family::Family;
+use prometheus_client::metrics::gauge::Gauge;
+use prometheus_client::metrics::histogram::Histogram;
+use prometheus_client::registry::Registry;
+
+use crate::graph::GraphError;
+
+/// The `Content-Type` of `/metrics`.
+pub const CONTENT_TYPE: &str = "application/openmetrics-text; version=1.0.0; charset=utf-8";
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct RequestLabels {
+    pub route: String,
+    pub method: String,
+    pub status: u16,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct RouteLabels {
+    pub route: String,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct UpstreamLabels {
+    /// `me`, `media`, `media_urls`, `refresh`, `cdn`.
+    pub call: &'static str,
+    /// `ok` or a [`GraphError::kind`].
+    pub outcome: &'static str,
+    /// Instagram's error code when one came (from a fixed list), else `none`.
+    pub code: &'static str,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct ResultLabels {
+    pub result: &'static str,
+}
+
+/// Every metric of the service. Cheap to clone.
+#[derive(Clone)]
+pub struct Metrics {
+    registry: Arc<Registry>,
+    pub requests: Family<RequestLabels, Counter>,
+    pub latency: Family<RouteLabels, Histogram>,
+    pub upstream: Family<UpstreamLabels, Counter>,
+    /// Feed lookups by `hit` (cached) or `miss` (an upstream walk ran).
+    pub feed_cache: Family<ResultLabels, Counter>,
+    /// Seconds since the served feed was fetched.
+    pub feed_age: Gauge<f64, std::sync::atomic::AtomicU64>,
+    /// 1 when the served feed is stale.
+    pub feed_stale: Gauge,
+}
+
+impl std::fmt::Debug for Metrics {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("Metrics")
+    }
+}
+
+fn latency_histogram() -> Histogram {
+    Histogram::new([
+        0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0,
+    ])
+}
+
+impl Default for Metrics {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl Metrics {
+    pub fn new() -> Self {
+        let mut registry = Registry::with_prefix("igfeed");
+        let requests = Family::<RequestLabels, Counter>::default();
+        registry.register(
+            "http_requests",
+            "HTTP requests by route template, method and status",
+            requests.clone(),
+        );
+        let latency = Family::<RouteLabels, Histogram>::new_with_constructor(
+            latency_histogram as fn() -> Histogram,
+        );
+        registry.register(
+            "http_request_duration_seconds",
+            "Time to produce the response head, by route template",
+            latency.clone(),
+        );
+        let upstream = Family::<UpstreamLabels, Counter>::default();
+        registry.register(
+            "upstream_requests",
+            "Calls to Instagram by kind and outcome (with Instagram's error code)",
+            upstream.clone(),
+        );
+        let feed_cache = Family::<ResultLabels, Counter>::default();
+        registry.register(
+            "feed_cache_lookups",
+            "Feed lookups: hit (served from cache) or miss (an upstream walk ran)",
+            feed_cache.clone(),
+        );
+        let feed_age = Gauge::<f64, std::sync::atomic::AtomicU64>::default();
+        registry.register(
+            "feed_age_seconds",
+            "Seconds since the served feed was fetched from Instagram",
+            feed_age.clone(),
+        );
+        let feed_stale = Gauge::default();
+        registry.register(
+            "feed_stale",
+            "1 when the cached feed is the stale last good copy",
+            feed_stale.clone(),
+        );
+        Self {
+            registry: Arc::new(registry),
+            requests,
+            latency,
+            upstream,
+            feed_cache,
+            feed_age,
+            feed_stale,
+        }
+    }
+
+    /// Records one HTTP request.
+    pub fn http(&self, route: &str, method: &str, status: u16, elapsed: Duration) {
+        self.requests
+            .get_or_create(&RequestLabels {
+                route: route.to_string(),
+                method: method.to_string(),
+                status,
+            })
+            .inc();
+        self.latency
+            .get_or_create(&RouteLabels {
+                route: route.to_string(),
+            })
+            .observe(elapsed.as_secs_f64());
+    }
+
+    /// Records one upstream call's outcome.
+    pub fn upstream<T>(&self, call: &'static str, result: &Result<T, GraphError>) {
+        let (outcome, code) = match result {
+            Ok(_) => ("ok", "none"),
+            Err(e) => (e.kind(), code_label(e.code())),
+        };
+        self.upstream
+            .get_or_create(&UpstreamLabels {
+                call,
+                outcome,
+                code,
+            })
+            .inc();
+    }
+
+    /// The OpenMetrics text of every metric (set scrape-time gauges first).
+    pub fn render(&self) -> String {
+        let mut out = String::new();
+        if encode(&mut out, &self.registry).is_err() {
+            out.clear();
+        }
+        out
+    }
+}
+
+/// Instagram codes as a bounded label.
+fn code_label(code: Option<i64>) -> &'static str {
+    match code {
+        None => "none",
+        Some(1) => "1",
+        Some(2) => "2",
+        Some(4) => "4",
+        Some(10) => "10",
+        Some(17) => "17",
+        Some(32) => "32",
+        Some(100) => "100",
+        Some(102) => "102",
+        Some(190) => "190",
+        Some(613) => "613",
+        Some(80002) => "80002",
+        Some(200..=299) => "200-299",
+        Some(_) => "other",
+    }
+}

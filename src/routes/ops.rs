@@ -1,0 +1,42 @@
+//! `GET /metrics` (Prometheus) and `GET /openapi.json` (this API's spec).
+
+use std::time::SystemTime;
+
+use axum::Json;
+use axum::extract::State;
+use axum::http::{HeaderValue, header};
+use axum::response::{IntoResponse, Response};
+
+use crate::app::AppState;
+
+/// Metrics in the Prometheus/OpenMetrics text format.
+#[utoipa::path(get, path = "/metrics", tag = "operations",
+    responses((status = 200, description = "OpenMetrics text", content_type = "application/openmetrics-text", body = String)))]
+pub async fn metrics(State(state): State<AppState>) -> Response {
+    // Scrape-time gauges: read the state now rather than tracking it.
+    if let Some(current) = state.feed.peek().await {
+        let age = SystemTime::now()
+            .duration_since(current.snapshot.fetched_at)
+            .unwrap_or_default();
+        state.metrics.feed_age.set(age.as_secs_f64());
+        state.metrics.feed_stale.set(i64::from(current.stale));
+    } else if let Some(last) = state.feed.subscribe().borrow().clone() {
+        let age = SystemTime::now()
+            .duration_since(last.fetched_at)
+            .unwrap_or_default();
+        state.metrics.feed_age.set(age.as_secs_f64());
+    }
+    let mut res = state.metrics.render().into_response();
+    res.headers_mut().insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static(crate::metrics::CONTENT_TYPE),
+    );
+    res
+}
+
+/// The OpenAPI 3.1 document of this API (also committed as `openapi/openapi.json`).
+#[utoipa::path(get, path = "/openapi.json", tag = "operations",
+    responses((status = 200, description = "The OpenAPI document", content_type = "application/json", body = Object)))]
+pub async fn openapi() -> Json<serde_json::Value> {
+    Json(crate::routes::openapi_json())
+}
