@@ -272,39 +272,61 @@ impl GraphClient {
                 }
                 BodyError::Read(e) => GraphError::Transient(scrub(e)),
             })?;
-        // Branch on Instagram's code, not the HTTP status: throttling has
-        // come as 400, 403 and 429.
-        if let Ok(wire::Envelope { error: Some(err) }) = serde_json::from_slice(&body) {
-            let message = scrub(err.message);
-            return Err(match err.code {
-                Some(code) => {
-                    let e = GraphError::from_code(code, message);
-                    if let GraphError::BadRequest { code, message } = &e {
-                        tracing::error!(code, subcode = ?err.error_subcode, %message, "Instagram refused a request igfeed made");
-                    }
-                    e
-                }
-                None if status.is_server_error() => GraphError::Transient(message),
-                None => GraphError::BadRequest { code: 0, message },
-            });
-        }
-        if status.is_server_error() || status == reqwest::StatusCode::TOO_MANY_REQUESTS {
-            return Err(GraphError::Transient(format!("HTTP {}", status.as_u16())));
-        }
-        if !status.is_success() {
-            return Err(GraphError::Transient(format!(
-                "HTTP {} without an error body",
-                status.as_u16()
-            )));
-        }
-        serde_json::from_slice(&body).map_err(|e| {
-            GraphError::BadResponse(format!(
-                "undecodable JSON at line {} column {}",
-                e.line(),
-                e.column()
-            ))
-        })
+        decode_answer(status.as_u16(), &body, token)
     }
+}
+
+/// Turns one Graph API answer (status and body) into a value or a
+/// classified error, with the token scrubbed from every message. Public so
+/// that property tests can throw arbitrary answers at it.
+pub fn decode_answer<T: serde::de::DeserializeOwned>(
+    status: u16,
+    body: &[u8],
+    token: &Secret,
+) -> Result<T, GraphError> {
+    let scrub = |s: String| redact(&s, token);
+    let server_error = (500..600).contains(&status);
+    // Branch on Instagram's code, not the HTTP status: throttling has
+    // come as 400, 403 and 429.
+    if let Ok(wire::Envelope { error: Some(err) }) = serde_json::from_slice(body) {
+        let message = scrub(err.message);
+        return Err(match err.code {
+            Some(code) => {
+                let e = GraphError::from_code(code, message);
+                if let GraphError::BadRequest { code, message } = &e {
+                    tracing::error!(code, subcode = ?err.error_subcode, %message, "Instagram refused a request igfeed made");
+                }
+                e
+            }
+            None if server_error => GraphError::Transient(message),
+            None => GraphError::BadRequest { code: 0, message },
+        });
+    }
+    if server_error || status == 429 {
+        return Err(GraphError::Transient(format!("HTTP {status}")));
+    }
+    if !(200..300).contains(&status) {
+        return Err(GraphError::Transient(format!(
+            "HTTP {status} without an error body"
+        )));
+    }
+    serde_json::from_slice(body).map_err(|e| {
+        GraphError::BadResponse(format!(
+            "undecodable JSON at line {} column {}",
+            e.line(),
+            e.column()
+        ))
+    })
+}
+
+/// Decodes one page of `/me/media` into media (for property tests).
+pub fn decode_media_page(
+    status: u16,
+    body: &[u8],
+    token: &Secret,
+) -> Result<Vec<Media>, GraphError> {
+    decode_answer::<wire::Page>(status, body, token)
+        .map(|p| p.data.into_iter().map(Media::from).collect())
 }
 
 /// Replaces every occurrence of the token in `text`.

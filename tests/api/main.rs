@@ -6,8 +6,10 @@
     reason = "a failed unwrap is a failed test, with its location"
 )]
 
+mod bad_input;
 mod binary;
 mod feed;
 mod health;
 mod helpers;
 mod ops;
+mod props;
