@@ -131,9 +131,7 @@ impl App {
         shutdown: impl Future<Output = ()> + Send + 'static,
     ) -> std::io::Result<()> {
         tracing::info!(addr = %self.local_addr(), "igfeed listening");
-        axum::serve(self.listener, self.router)
-            .with_graceful_shutdown(shutdown)
-            .await?;
+        crate::server::serve(self.listener, self.router, shutdown).await?;
         tracing::info!("http server stopped");
         Ok(())
     }

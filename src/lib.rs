@@ -11,6 +11,7 @@
 //! - [`error`], [`http`]: problem+json errors and HTTP helpers.
 //! - [`fsutil`]: atomic, durable file writes.
 //! - [`metrics`]: Prometheus metrics.
+//! - [`server`]: the HTTP server loop (header timeout, limits, drain).
 //! - [`telemetry`]: tracing set-up.
 
 pub mod app;
@@ -24,5 +25,6 @@ pub mod healthcheck;
 pub mod http;
 pub mod metrics;
 pub mod routes;
+pub mod server;
 pub mod telemetry;
 pub mod token;

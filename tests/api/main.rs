@@ -13,3 +13,4 @@ mod health;
 mod helpers;
 mod ops;
 mod props;
+mod slow_clients;
