@@ -42,6 +42,8 @@ pub enum Route {
 /// A way for a call to fail.
 #[derive(Clone, Debug)]
 pub enum Fault {
+    /// Answer normally (to queue a fault behind good answers).
+    Pass,
     /// This HTTP status with an HTML body (a load balancer's error page).
     Status(u16),
     /// A Graph error envelope with this HTTP status and `error.code`.
@@ -374,7 +376,7 @@ async fn dispatch(State(shared): State<Arc<Shared>>, req: Request) -> Response {
         *inner.calls.entry(route).or_default() += 1;
         inner.take_fault(route)
     };
-    if let Some(fault) = fault {
+    if let Some(fault) = fault.filter(|f| !matches!(f, Fault::Pass)) {
         return apply_fault(fault).await;
     }
     match route {
@@ -388,6 +390,7 @@ async fn dispatch(State(shared): State<Arc<Shared>>, req: Request) -> Response {
 
 async fn apply_fault(fault: Fault) -> Response {
     match fault {
+        Fault::Pass => StatusCode::NO_CONTENT.into_response(),
         Fault::Status(s) => (
             StatusCode::from_u16(s).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR),
             [(header::CONTENT_TYPE, "text/html")],

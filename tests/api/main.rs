@@ -13,4 +13,5 @@ mod health;
 mod helpers;
 mod ops;
 mod props;
+mod resilience;
 mod slow_clients;
