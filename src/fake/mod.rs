@@ -111,6 +111,19 @@ struct Inner {
     calls: HashMap<Route, usize>,
     /// CDN assets by name: content type and bytes.
     assets: HashMap<String, (&'static str, Bytes)>,
+    last: HashMap<Route, Seen>,
+}
+
+/// What the fake saw of the last call to a route (never the token).
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Seen {
+    /// The path, without the query (which carries the token).
+    pub path: String,
+    /// The `fields` parameter, if any.
+    pub fields: Option<String>,
+    /// The `limit` parameter, if any.
+    pub limit: Option<String>,
+    pub user_agent: Option<String>,
 }
 
 struct Shared {
@@ -162,6 +175,7 @@ impl FakeInstagram {
             always: HashMap::new(),
             calls: HashMap::new(),
             assets: HashMap::new(),
+            last: HashMap::new(),
         };
         inner.set_media(media);
         let shared = Arc::new(Shared {
@@ -265,6 +279,11 @@ impl FakeInstagram {
     /// How many calls `route` has answered (or failed).
     pub fn calls(&self, route: Route) -> usize {
         self.shared.lock().calls.get(&route).copied().unwrap_or(0)
+    }
+
+    /// What the last call to `route` looked like.
+    pub fn last_seen(&self, route: Route) -> Option<Seen> {
+        self.shared.lock().last.get(&route).cloned()
     }
 
     /// A signed CDN URL for an asset, valid for the configured URL lifetime.
@@ -374,6 +393,17 @@ async fn dispatch(State(shared): State<Arc<Shared>>, req: Request) -> Response {
     let fault = {
         let mut inner = shared.lock();
         *inner.calls.entry(route).or_default() += 1;
+        let seen = Seen {
+            path: path.clone(),
+            fields: query.get("fields").cloned(),
+            limit: query.get("limit").cloned(),
+            user_agent: req
+                .headers()
+                .get(header::USER_AGENT)
+                .and_then(|v| v.to_str().ok())
+                .map(str::to_string),
+        };
+        inner.last.insert(route, seen);
         inner.take_fault(route)
     };
     if let Some(fault) = fault.filter(|f| !matches!(f, Fault::Pass)) {

@@ -501,3 +501,28 @@ async fn no_token_in_any_body_header_or_log_line() {
         "a URL with a token in the logs"
     );
 }
+
+#[tokio::test]
+async fn graph_calls_follow_instagram_md() {
+    let app = spawn_app_with(FakeOptions::default(), sample_media(3), |c| {
+        c.graph_version = "v99.0".into();
+        c.feed_size = 7;
+    })
+    .await;
+    app.get_feed().await;
+    let media = app.fake.last_seen(Route::MediaList).unwrap();
+    assert_eq!(media.path, "/v99.0/me/media", "pinned version");
+    assert_eq!(
+        media.fields.as_deref(),
+        Some(
+            "id,caption,media_type,media_url,permalink,thumbnail_url,timestamp,username,children{id,media_type,media_url,thumbnail_url}"
+        ),
+        "children in the same call, no media_product_type"
+    );
+    assert_eq!(media.limit.as_deref(), Some("7"));
+    let ua = media.user_agent.unwrap();
+    assert_eq!(ua, format!("igfeed/{}", env!("CARGO_PKG_VERSION")));
+    let me = app.fake.last_seen(Route::Me).unwrap();
+    assert_eq!(me.path, "/v99.0/me");
+    assert!(me.fields.unwrap().contains("username"));
+}
