@@ -68,6 +68,20 @@ pub enum Command {
     /// Print the OpenAPI document (as committed in openapi/openapi.json).
     #[command(hide = true)]
     Openapi,
+    /// Run only the fake Instagram (Graph API + CDN) on a loopback address,
+    /// for benchmarks and contract tests; prints its URL and a valid token.
+    #[command(hide = true)]
+    FakeUpstream {
+        /// Loopback address to listen on.
+        #[arg(long, default_value = "127.0.0.1:0", value_parser = parse_addr)]
+        addr: SocketAddr,
+        /// How many sample posts the account has.
+        #[arg(long, default_value_t = 25)]
+        posts: usize,
+        /// Size of each image in bytes (videos are 4x).
+        #[arg(long, default_value_t = 2048, value_parser = parse_size)]
+        image_size: u64,
+    },
 }
 
 /// Every setting of the service.

@@ -15,6 +15,11 @@ async fn main() -> ExitCode {
             println!("{}", serde_json::to_string_pretty(&doc).unwrap_or_default());
             return ExitCode::SUCCESS;
         }
+        Some(Command::FakeUpstream {
+            addr,
+            posts,
+            image_size,
+        }) => return fake_upstream(addr, posts, image_size as usize).await,
         None => {}
     }
     igfeed::telemetry::init(cli.config.log_format);
@@ -36,4 +41,29 @@ async fn main() -> ExitCode {
             ExitCode::FAILURE
         }
     }
+}
+
+/// `igfeed fake-upstream`: the fake Instagram alone, for benchmarks and
+/// contract tests. Loopback only; prints one JSON line with its URL and a
+/// valid token, then serves until SIGINT/SIGTERM.
+async fn fake_upstream(addr: std::net::SocketAddr, posts: usize, image_size: usize) -> ExitCode {
+    use igfeed::fake::{FakeInstagram, FakeOptions, resize_media, sample_media};
+    if !addr.ip().is_loopback() {
+        eprintln!("igfeed fake-upstream: --addr must be a loopback address");
+        return ExitCode::from(2);
+    }
+    let shutdown = shutdown_signal();
+    let mut media = sample_media(posts);
+    resize_media(&mut media, image_size);
+    let fake = match FakeInstagram::start_on(addr, FakeOptions::default(), media).await {
+        Ok(f) => f,
+        Err(e) => {
+            eprintln!("igfeed fake-upstream: cannot listen on {addr}: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    let line = serde_json::json!({"graph_url": fake.base_url(), "token": fake.issue_token()});
+    println!("{line}");
+    shutdown.await;
+    ExitCode::SUCCESS
 }

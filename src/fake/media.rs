@@ -249,3 +249,40 @@ pub fn sample_media(n: usize) -> Vec<FakeMedia> {
         })
         .collect()
 }
+
+/// Regenerates every image at `image_size` bytes and every video at four
+/// times that (benchmarks want realistic sizes, tests small ones).
+pub fn resize_media(media: &mut [FakeMedia], image_size: usize) {
+    let size = |media_type: &str| {
+        if media_type == "VIDEO" {
+            image_size * 4
+        } else {
+            image_size
+        }
+    };
+    for m in media.iter_mut() {
+        if m.content.is_some() {
+            let kind = if m.media_type == "CAROUSEL_ALBUM" {
+                m.children
+                    .first()
+                    .map(|c| c.media_type.clone())
+                    .unwrap_or_default()
+            } else {
+                m.media_type.clone()
+            };
+            m.content = Some(fake_bytes(&m.id, size(&kind), &kind));
+        }
+        if m.thumbnail.is_some() {
+            m.thumbnail = Some(fake_bytes(&format!("{}t", m.id), image_size, "IMAGE"));
+        }
+        for c in m.children.iter_mut() {
+            c.content = fake_bytes(&c.id, size(&c.media_type), &c.media_type);
+            if c.thumbnail.is_some() {
+                c.thumbnail = Some(fake_bytes(&format!("{}t", c.id), image_size, "IMAGE"));
+            }
+        }
+        if m.media_type == "CAROUSEL_ALBUM" {
+            m.content = m.children.first().map(|c| c.content.clone());
+        }
+    }
+}

@@ -22,7 +22,7 @@ use serde_json::{Value, json};
 use sha2::{Digest, Sha256};
 use tokio::task::JoinHandle;
 
-pub use media::{FakeChild, FakeMedia, sample_media};
+pub use media::{FakeChild, FakeMedia, resize_media, sample_media};
 
 /// The parts of the fake whose calls are counted and can be made to fail.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]

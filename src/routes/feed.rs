@@ -18,8 +18,8 @@ const MEDIA_TYPES: [&str; 3] = ["IMAGE", "VIDEO", "CAROUSEL_ALBUM"];
     path = "/feed",
     tag = "feed",
     params(
-        ("limit" = Option<usize>, Query, description = "Most posts to return (1..=IGFEED_FEED_SIZE); default all kept", minimum = 1, maximum = 200),
-        ("type" = Option<String>, Query, description = "Comma list of IMAGE, VIDEO, CAROUSEL_ALBUM; applied before the limit", example = "IMAGE,CAROUSEL_ALBUM"),
+        ("limit" = Option<usize>, Query, description = "Most posts to return, 1..=IGFEED_FEED_SIZE (the maximum here is this server's setting); default all kept", minimum = 1, maximum = 25),
+        ("type" = Option<String>, Query, description = "Comma list of IMAGE, VIDEO, CAROUSEL_ALBUM; applied before the limit", example = "IMAGE,CAROUSEL_ALBUM", pattern = "^(IMAGE|VIDEO|CAROUSEL_ALBUM)(,(IMAGE|VIDEO|CAROUSEL_ALBUM))*$"),
     ),
     responses(
         (status = 200, description = "The feed", body = crate::feed::render::FeedResponse,
@@ -117,16 +117,16 @@ pub fn parse_filter(query: &str, feed_size: usize) -> Result<Filter, ApiError> {
             }
             "type" => {
                 let mut types = Vec::new();
-                for t in value.split(',').map(str::trim) {
-                    let upper = t.to_ascii_uppercase();
-                    if !MEDIA_TYPES.contains(&upper.as_str()) {
+                // Exact Graph API names, as the OpenAPI pattern says.
+                for t in value.split(',') {
+                    if !MEDIA_TYPES.contains(&t) {
                         return Err(ApiError::BadRequest(format!(
                             "type must be a comma list of IMAGE, VIDEO, CAROUSEL_ALBUM, got '{}'",
                             truncate(t)
                         )));
                     }
-                    if !types.contains(&upper) {
-                        types.push(upper);
+                    if !types.iter().any(|x| x == t) {
+                        types.push(t.to_string());
                     }
                 }
                 types.sort();
@@ -148,13 +148,15 @@ mod tests {
 
     #[test]
     fn filters_parse_and_reject() {
-        let f = parse_filter("limit=3&type=video,image&_=123", 25).unwrap();
+        let f = parse_filter("limit=3&type=VIDEO,IMAGE&_=123", 25).unwrap();
         assert_eq!(f.limit, Some(3));
         assert_eq!(f.types, vec!["IMAGE".to_string(), "VIDEO".to_string()]);
         assert!(parse_filter("limit=0", 25).is_err());
         assert!(parse_filter("limit=26", 25).is_err());
         assert!(parse_filter("limit=abc", 25).is_err());
         assert!(parse_filter("type=REEL", 25).is_err());
+        assert!(parse_filter("type=image", 25).is_err());
+        assert!(parse_filter("type=IMAGE,%20VIDEO", 25).is_err());
         assert!(parse_filter("type=", 25).is_err());
         assert_eq!(parse_filter("", 25).unwrap(), Filter::default());
     }

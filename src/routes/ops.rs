@@ -37,6 +37,17 @@ pub async fn metrics(State(state): State<AppState>) -> Response {
 /// The OpenAPI 3.1 document of this API (also committed as `openapi/openapi.json`).
 #[utoipa::path(get, path = "/openapi.json", tag = "operations",
     responses((status = 200, description = "The OpenAPI document", content_type = "application/json", body = Object)))]
-pub async fn openapi() -> Json<serde_json::Value> {
-    Json(crate::routes::openapi_json())
+pub async fn openapi(State(state): State<AppState>) -> Json<serde_json::Value> {
+    let mut doc = crate::routes::openapi_json();
+    // `limit` goes up to this server's IGFEED_FEED_SIZE (the committed
+    // document shows the default, 25).
+    if let Some(params) = doc
+        .pointer_mut("/paths/~1feed/get/parameters")
+        .and_then(|p| p.as_array_mut())
+    {
+        for p in params.iter_mut().filter(|p| p["name"] == "limit") {
+            p["schema"]["maximum"] = state.config.feed_size.into();
+        }
+    }
+    Json(doc)
 }

@@ -163,3 +163,17 @@ async fn request_ids_are_echoed_or_generated_and_logged() {
         served[1]
     );
 }
+
+#[tokio::test]
+async fn served_spec_shows_this_servers_feed_size() {
+    let app = spawn_app_with(FakeOptions::default(), sample_media(2), |c| {
+        c.feed_size = 80
+    })
+    .await;
+    let spec: serde_json::Value = app.get("/openapi.json").await.json().await.unwrap();
+    let params = spec["paths"]["/feed"]["get"]["parameters"]
+        .as_array()
+        .unwrap();
+    let limit = params.iter().find(|p| p["name"] == "limit").unwrap();
+    assert_eq!(limit["schema"]["maximum"], 80);
+}
