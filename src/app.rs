@@ -5,12 +5,14 @@ use std::future::Future;
 use std::net::SocketAddr;
 use std::sync::Arc;
 
-use std::time::{Duration, Instant};
+use std::time::{Duration, Instant, SystemTime};
 
 use axum::Router;
 use axum::extract::{DefaultBodyLimit, MatchedPath, State};
 use axum::http::{HeaderName, Method, StatusCode, header};
 use tokio::net::TcpListener;
+use tokio::sync::{mpsc, watch};
+use tokio::task::JoinHandle;
 use tower_http::cors::{AllowOrigin, CorsLayer};
 use tower_http::request_id::{MakeRequestUuid, PropagateRequestIdLayer, SetRequestIdLayer};
 use tower_http::timeout::TimeoutLayer;
@@ -19,12 +21,13 @@ use utoipa_swagger_ui::SwaggerUi;
 
 use crate::metrics::Metrics;
 
+use crate::alerts::{AlertSettings, Watchdog};
 use crate::config::{Config, CorsOrigins};
 use crate::error;
 use crate::feed::{FeedService, SnapshotFile};
 use crate::graph::GraphClient;
 use crate::routes;
-use crate::token::TokenManager;
+use crate::token::{RefreshPolicy, TokenFile, TokenManager};
 
 /// Everything a handler needs: cheap handles, cloned per request.
 #[derive(Clone)]
@@ -57,10 +60,28 @@ pub enum StartError {
     },
 }
 
+/// Knobs that are not settings: fixed in production, shortened by tests.
+#[derive(Clone, Debug)]
+pub struct Tuning {
+    pub alerts: AlertSettings,
+    /// First retry delay after a failed token refresh (doubles per failure).
+    pub refresh_backoff: Duration,
+}
+
+impl Default for Tuning {
+    fn default() -> Self {
+        Self {
+            alerts: AlertSettings::default(),
+            refresh_backoff: crate::token::refresher::BACKOFF_BASE,
+        }
+    }
+}
+
 /// A built service, bound to its address, ready to run.
 pub struct App {
     listener: TcpListener,
     router: Router,
+    tuning: Tuning,
     /// The state behind the router, for tests and embedding.
     pub state: AppState,
 }
@@ -68,6 +89,11 @@ pub struct App {
 impl App {
     /// Prepares the data dir, builds the state and binds the listener.
     pub async fn build(config: Config) -> Result<Self, StartError> {
+        Self::build_tuned(config, Tuning::default()).await
+    }
+
+    /// [`App::build`] with non-default [`Tuning`].
+    pub async fn build_tuned(config: Config, tuning: Tuning) -> Result<Self, StartError> {
         std::fs::create_dir_all(&config.data_dir).map_err(|e| StartError::Config {
             setting: "IGFEED_DATA_DIR",
             reason: format!("cannot create {}: {e}", config.data_dir.display()),
@@ -88,7 +114,25 @@ impl App {
             reason: crate::graph::describe(&e),
         })?
         .with_metrics(metrics.clone());
-        let tokens = Arc::new(TokenManager::in_memory(config.access_token.clone()));
+        let policy = RefreshPolicy {
+            after: config.refresh_after,
+            min_age: config.refresh_min_age,
+        };
+        let token_file = TokenFile::new(&config.data_dir);
+        let tokens = TokenManager::open(
+            token_file.clone(),
+            config.access_token.as_ref(),
+            policy,
+            SystemTime::now(),
+        )
+        .map_err(|e| StartError::Config {
+            setting: "IGFEED_DATA_DIR",
+            reason: format!(
+                "the token state {} cannot be used ({e}); fix it or move it away and set IGFEED_ACCESS_TOKEN",
+                token_file.path().display()
+            ),
+        })?;
+        let tokens = Arc::new(tokens);
         let feed = Arc::new(
             FeedService::new(
                 graph.clone(),
@@ -114,6 +158,7 @@ impl App {
         Ok(Self {
             listener,
             router,
+            tuning,
             state,
         })
     }
@@ -125,15 +170,53 @@ impl App {
             .expect("a bound listener has an address")
     }
 
-    /// Serves until `shutdown` completes, then drains open requests.
+    /// Starts the background tasks, serves until `shutdown` completes,
+    /// drains open requests, then stops the tasks.
     pub async fn run(
         self,
         shutdown: impl Future<Output = ()> + Send + 'static,
     ) -> std::io::Result<()> {
         tracing::info!(addr = %self.local_addr(), "igfeed listening");
-        crate::server::serve(self.listener, self.router, shutdown).await?;
+        let (stop, stopped) = watch::channel(false);
+        let tasks = self.spawn_tasks(&stopped);
+        let served = crate::server::serve(self.listener, self.router, shutdown).await;
         tracing::info!("http server stopped");
-        Ok(())
+        let _ = stop.send(true);
+        for (name, task) in tasks {
+            match tokio::time::timeout(Duration::from_secs(10), task).await {
+                Ok(Ok(())) => tracing::info!(task = name, "task ended"),
+                Ok(Err(e)) => tracing::error!(task = name, error = %e, "task failed"),
+                Err(_) => tracing::warn!(task = name, "task did not stop within 10s"),
+            }
+        }
+        served
+    }
+
+    fn spawn_tasks(&self, stopped: &watch::Receiver<bool>) -> Vec<(&'static str, JoinHandle<()>)> {
+        let s = &self.state;
+        let mut tasks = vec![(
+            "token refresher",
+            tokio::spawn(crate::token::refresher::run(
+                s.tokens.clone(),
+                s.graph.clone(),
+                self.tuning.refresh_backoff,
+                stopped.clone(),
+            )),
+        )];
+        if let Some(url) = s.config.alert_webhook.clone() {
+            let settings = self.tuning.alerts;
+            let (tx, rx) = mpsc::channel(64);
+            let watchdog = Watchdog::new(s.tokens.clone(), s.feed.clone(), settings, tx);
+            tasks.push((
+                "alert watchdog",
+                tokio::spawn(watchdog.run(stopped.clone())),
+            ));
+            tasks.push((
+                "alert sender",
+                tokio::spawn(crate::alerts::deliver(url, rx, settings, stopped.clone())),
+            ));
+        }
+        tasks
     }
 }
 

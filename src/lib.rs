@@ -6,7 +6,8 @@
 //! - [`routes`]: the one route table (and OpenAPI document); a file per resource.
 //! - [`graph`]: the typed Instagram Graph API client and its wire types.
 //! - [`feed`]: the cached feed, its last good copy on disk, and rendering.
-//! - [`token`]: the access token and its status.
+//! - [`token`]: the access token: durable store, status, background refresher.
+//! - [`alerts`]: webhook alerts when only a person can help.
 //! - [`fake`]: a fake Instagram (Graph API + CDN) for tests and `--demo`.
 //! - [`error`], [`http`]: problem+json errors and HTTP helpers.
 //! - [`fsutil`]: atomic, durable file writes.
@@ -14,6 +15,7 @@
 //! - [`server`]: the HTTP server loop (header timeout, limits, drain).
 //! - [`telemetry`]: tracing set-up.
 
+pub mod alerts;
 pub mod app;
 pub mod config;
 pub mod error;

@@ -57,6 +57,19 @@ pub struct Metrics {
     pub feed_age: Gauge<f64, std::sync::atomic::AtomicU64>,
     /// 1 when the served feed is stale.
     pub feed_stale: Gauge,
+    /// Seconds until the token expires (negative once expired).
+    pub token_expiry: Gauge<f64, std::sync::atomic::AtomicU64>,
+    /// Unix time of the last successful refresh (0: never).
+    pub token_refreshed: Gauge<f64, std::sync::atomic::AtomicU64>,
+    /// 1 for the token's current status, by status.
+    pub token_status: Family<StatusLabels, Gauge>,
+    /// Consecutive failed refreshes.
+    pub token_refresh_failures: Gauge,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct StatusLabels {
+    pub status: &'static str,
 }
 
 impl std::fmt::Debug for Metrics {
@@ -118,8 +131,36 @@ impl Metrics {
             "1 when the cached feed is the stale last good copy",
             feed_stale.clone(),
         );
+        let token_expiry = Gauge::<f64, std::sync::atomic::AtomicU64>::default();
+        registry.register(
+            "token_expires_in_seconds",
+            "Seconds until the access token expires (negative once expired)",
+            token_expiry.clone(),
+        );
+        let token_refreshed = Gauge::<f64, std::sync::atomic::AtomicU64>::default();
+        registry.register(
+            "token_last_refresh_timestamp_seconds",
+            "Unix time of the last successful token refresh (0: never)",
+            token_refreshed.clone(),
+        );
+        let token_status = Family::<StatusLabels, Gauge>::default();
+        registry.register(
+            "token_status",
+            "1 for the token's current status",
+            token_status.clone(),
+        );
+        let token_refresh_failures = Gauge::default();
+        registry.register(
+            "token_refresh_failures",
+            "Consecutive failed token refreshes (refresh calls are also counted in upstream_requests{call=\"refresh\"})",
+            token_refresh_failures.clone(),
+        );
         Self {
             registry: Arc::new(registry),
+            token_expiry,
+            token_refreshed,
+            token_status,
+            token_refresh_failures,
             requests,
             latency,
             upstream,

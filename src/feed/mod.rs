@@ -202,6 +202,7 @@ impl FeedService {
         let result = account.and_then(|a| media.map(|m| (a, m)));
         match result {
             Ok((account, media)) => {
+                self.tokens.set_user(&token, &account).await;
                 tracing::info!(
                     posts = media.len(),
                     elapsed_ms = started.elapsed().as_millis() as u64,
@@ -214,7 +215,7 @@ impl FeedService {
                 })
             }
             Err(err) => {
-                self.tokens.observe(&token, &err);
+                self.tokens.observe(&token, &err).await;
                 Err(err.to_string())
             }
         }

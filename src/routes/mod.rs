@@ -2,12 +2,15 @@
 //! `OpenApiRouter` so the OpenAPI document and the router cannot drift.
 //! Each handler lives in the file of its resource.
 
+pub mod admin;
 pub mod feed;
 pub mod health;
 pub mod ops;
+pub mod token;
 
 use axum::Router;
-use utoipa::OpenApi;
+use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
+use utoipa::{Modify, OpenApi};
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
@@ -22,14 +25,39 @@ use crate::app::AppState;
     ),
     tags(
         (name = "feed", description = "The cached Instagram feed"),
+        (name = "token", description = "The access token's public status"),
+        (name = "admin", description = "Token management and cache purge (bearer admin key)"),
         (name = "operations", description = "Health, readiness, metrics and this document"),
-    )
+    ),
+    modifiers(&AdminKey)
 )]
 struct ApiDoc;
 
+/// Declares the bearer admin key used by `/admin/*`.
+struct AdminKey;
+
+impl Modify for AdminKey {
+    fn modify(&self, api: &mut utoipa::openapi::OpenApi) {
+        let components = api.components.get_or_insert_with(Default::default);
+        components.add_security_scheme(
+            "admin_key",
+            SecurityScheme::Http(
+                HttpBuilder::new()
+                    .scheme(HttpAuthScheme::Bearer)
+                    .description(Some("IGFEED_ADMIN_KEY"))
+                    .build(),
+            ),
+        );
+    }
+}
+
 /// All routes with their OpenAPI document.
 pub fn router(state: AppState) -> (Router, utoipa::openapi::OpenApi) {
-    let (router, api) = routes().split_for_parts();
+    let admin = admin_routes().route_layer(axum::middleware::from_fn_with_state(
+        state.clone(),
+        admin::require_admin,
+    ));
+    let (router, api) = public_routes().merge(admin).split_for_parts();
     (router.with_state(state), api)
 }
 
@@ -38,14 +66,23 @@ pub fn router(state: AppState) -> (Router, utoipa::openapi::OpenApi) {
 pub fn openapi_json() -> serde_json::Value {
     static DOC: std::sync::OnceLock<serde_json::Value> = std::sync::OnceLock::new();
     DOC.get_or_init(|| {
-        let (_, api) = routes().split_for_parts();
+        let (_, api) = public_routes().merge(admin_routes()).split_for_parts();
         serde_json::to_value(api).expect("the OpenAPI document serializes")
     })
     .clone()
 }
 
-fn routes() -> OpenApiRouter<AppState> {
+/// `/admin/*`, to be guarded by [`admin::require_admin`].
+fn admin_routes() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new()
+        .routes(routes!(admin::get_admin_token, admin::put_admin_token))
+        .routes(routes!(admin::refresh_admin_token))
+        .routes(routes!(admin::purge_cache))
+}
+
+fn public_routes() -> OpenApiRouter<AppState> {
     OpenApiRouter::with_openapi(ApiDoc::openapi())
+        .routes(routes!(token::get_token))
         .routes(routes!(feed::get_feed))
         .routes(routes!(health::healthz))
         .routes(routes!(health::readyz))

@@ -8,6 +8,7 @@ use axum::http::{HeaderValue, header};
 use axum::response::{IntoResponse, Response};
 
 use crate::app::AppState;
+use crate::metrics::StatusLabels;
 
 /// Metrics in the Prometheus/OpenMetrics text format.
 #[utoipa::path(get, path = "/metrics", tag = "operations",
@@ -26,6 +27,33 @@ pub async fn metrics(State(state): State<AppState>) -> Response {
             .unwrap_or_default();
         state.metrics.feed_age.set(age.as_secs_f64());
     }
+    let m = &state.metrics;
+    let now = SystemTime::now();
+    let rec = state.tokens.record();
+    let status = crate::token::status_of(rec.as_ref(), now);
+    for s in ["missing", "valid", "expiring", "expired", "invalid"] {
+        let on = serde_json::to_value(status)
+            .ok()
+            .and_then(|v| v.as_str().map(|v| v == s))
+            == Some(true);
+        m.token_status
+            .get_or_create(&StatusLabels { status: s })
+            .set(i64::from(on));
+    }
+    if let Some(rec) = &rec {
+        let left = match rec.expires_at.duration_since(now) {
+            Ok(d) => d.as_secs_f64(),
+            Err(e) => -e.duration().as_secs_f64(),
+        };
+        m.token_expiry.set(left);
+        let refreshed = rec
+            .refreshed_at
+            .and_then(|t| t.duration_since(SystemTime::UNIX_EPOCH).ok())
+            .map_or(0.0, |d| d.as_secs_f64());
+        m.token_refreshed.set(refreshed);
+    }
+    m.token_refresh_failures
+        .set(i64::from(state.tokens.refresh_failures()));
     let mut res = state.metrics.render().into_response();
     res.headers_mut().insert(
         header::CONTENT_TYPE,

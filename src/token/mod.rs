@@ -1,16 +1,31 @@
-//! The access token: who holds it, whether it can be used, and what the
-//! feed does when Instagram rejects it.
+//! The access token: stored durably in the data dir, refreshed in the
+//! background before it expires, and never lost or overwritten by a failure.
 //!
-//! Today the token comes from `IGFEED_ACCESS_TOKEN` and lives in memory; the
-//! durable store and the background refresher plug in behind the same
-//! [`TokenManager`] methods, so the feed never knows where the token lives.
+//! - [`store`]: the state file (`token.json`), written atomically.
+//! - [`refresher`]: the background task and its one-step function.
+//!
+//! Seeding: at start-up a token from `IGFEED_ACCESS_TOKEN` is compared (by
+//! fingerprint) with the seed the stored lineage started from. The stored
+//! token wins when it descends from the same seed (it may have been refreshed
+//! since); a different env token replaces it; without an env token the
+//! stored one is used.
+
+pub mod refresher;
+pub mod store;
 
 use std::sync::RwLock;
+use std::sync::atomic::{AtomicU32, Ordering};
+use std::time::{Duration, SystemTime};
 
 use serde::Serialize;
+use tokio::sync::{Mutex, MutexGuard, watch};
 
 use crate::config::Secret;
-use crate::graph::GraphError;
+use crate::graph::{Account, GraphError};
+pub use store::{ASSUMED_LIFETIME, TokenFile, TokenRecord, fingerprint};
+
+/// Under this much life left, a token is `expiring`.
+pub const EXPIRING_WITHIN: Duration = Duration::from_secs(7 * 24 * 3600);
 
 /// The token's state as `/token` reports it.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, utoipa::ToSchema)]
@@ -34,57 +49,332 @@ pub enum TokenUnavailable {
     Expired,
 }
 
-#[derive(Debug)]
-struct Held {
-    token: Option<Secret>,
-    invalid: Option<String>,
+/// When to refresh (`IGFEED_REFRESH_AFTER`, `IGFEED_REFRESH_MIN_AGE`).
+#[derive(Clone, Copy, Debug)]
+pub struct RefreshPolicy {
+    pub after: Duration,
+    pub min_age: Duration,
 }
 
-/// Holds the current token. Cheap to share behind an `Arc`.
+impl Default for RefreshPolicy {
+    fn default() -> Self {
+        Self {
+            after: Duration::from_secs(7 * 24 * 3600),
+            min_age: Duration::from_secs(24 * 3600),
+        }
+    }
+}
+
+impl RefreshPolicy {
+    /// Once `after` old or half its lifetime gone, whichever is sooner;
+    /// never before `min_age`.
+    pub fn due_at(&self, rec: &TokenRecord) -> SystemTime {
+        let lifetime = rec
+            .expires_at
+            .duration_since(rec.issued_at)
+            .unwrap_or_default();
+        let wait = self.after.min(lifetime / 2).max(self.min_age);
+        rec.issued_at + wait
+    }
+}
+
+/// The status of `rec` at `now`.
+pub fn status_of(rec: Option<&TokenRecord>, now: SystemTime) -> TokenStatus {
+    let Some(rec) = rec else {
+        return TokenStatus::Missing;
+    };
+    if rec.invalid.is_some() {
+        return TokenStatus::Invalid;
+    }
+    match rec.expires_at.duration_since(now) {
+        Err(_) if rec.expiry_known => TokenStatus::Expired,
+        Ok(left) if left > EXPIRING_WITHIN => TokenStatus::Valid,
+        _ => TokenStatus::Expiring,
+    }
+}
+
+/// Holds the current token; share it behind an `Arc`.
 #[derive(Debug)]
 pub struct TokenManager {
-    held: RwLock<Held>,
+    state: RwLock<Option<TokenRecord>>,
+    file: Option<TokenFile>,
+    policy: RefreshPolicy,
+    /// Serialises writers (refresh, `PUT`, invalidation): a refresh in
+    /// flight cannot overwrite a token put meanwhile, and vice versa.
+    write: Mutex<()>,
+    /// Bumped on every change; the refresher and the alert watchdog follow it.
+    changed: watch::Sender<u64>,
+    /// Consecutive failed refreshes (for alerts and metrics).
+    failures: AtomicU32,
+}
+
+/// A writer's hold on the token; see [`TokenManager::lock`].
+pub struct WriteGuard<'a> {
+    _guard: MutexGuard<'a, ()>,
 }
 
 impl TokenManager {
-    /// A manager holding `token` in memory only.
+    /// A manager holding `token` in memory only (tests, tools).
     pub fn in_memory(token: Option<Secret>) -> Self {
+        let now = SystemTime::now();
+        Self::with_state(
+            token.map(|t| TokenRecord::first_seen(t, now, None)),
+            None,
+            RefreshPolicy::default(),
+        )
+    }
+
+    /// Opens the state in `file`, applying the seeding rule for `seed`
+    /// (`IGFEED_ACCESS_TOKEN`). A corrupt or unreadable state is an error.
+    pub fn open(
+        file: TokenFile,
+        seed: Option<&Secret>,
+        policy: RefreshPolicy,
+        now: SystemTime,
+    ) -> std::io::Result<Self> {
+        let stored = file.load()?;
+        let seed_fp = seed.map(fingerprint);
+        let state = match (stored, seed) {
+            (Some(rec), Some(_)) if rec.seed == seed_fp => {
+                tracing::info!(
+                    "using the stored token (it descends from the configured IGFEED_ACCESS_TOKEN)"
+                );
+                Some(rec)
+            }
+            (stored, Some(seed)) => {
+                if stored.is_some() {
+                    tracing::info!("IGFEED_ACCESS_TOKEN changed; it replaces the stored token");
+                }
+                let rec = TokenRecord::first_seen(seed.clone(), now, seed_fp);
+                file.save(&rec)?;
+                Some(rec)
+            }
+            (Some(rec), None) => Some(rec),
+            (None, None) => None,
+        };
+        Ok(Self::with_state(state, Some(file), policy))
+    }
+
+    fn with_state(
+        state: Option<TokenRecord>,
+        file: Option<TokenFile>,
+        policy: RefreshPolicy,
+    ) -> Self {
         Self {
-            held: RwLock::new(Held {
-                token,
-                invalid: None,
-            }),
+            state: RwLock::new(state),
+            file,
+            policy,
+            write: Mutex::new(()),
+            changed: watch::channel(0).0,
+            failures: AtomicU32::new(0),
         }
+    }
+
+    /// The current record (with the token; keep it away from responses).
+    pub fn record(&self) -> Option<TokenRecord> {
+        self.state.read().unwrap_or_else(|e| e.into_inner()).clone()
     }
 
     /// The token to call Instagram with, unless it is missing or known bad.
     pub fn usable(&self) -> Result<Secret, TokenUnavailable> {
-        let held = self.held.read().unwrap_or_else(|e| e.into_inner());
-        if let Some(reason) = &held.invalid {
-            return Err(TokenUnavailable::Invalid(reason.clone()));
+        let state = self.state.read().unwrap_or_else(|e| e.into_inner());
+        let rec = state.as_ref().ok_or(TokenUnavailable::Missing)?;
+        match status_of(Some(rec), SystemTime::now()) {
+            TokenStatus::Invalid => Err(TokenUnavailable::Invalid(
+                rec.invalid.clone().unwrap_or_default(),
+            )),
+            TokenStatus::Expired => Err(TokenUnavailable::Expired),
+            _ => Ok(rec.access_token.clone()),
         }
-        held.token.clone().ok_or(TokenUnavailable::Missing)
     }
 
     /// Current status.
     pub fn status(&self) -> TokenStatus {
-        match self.usable() {
-            Ok(_) => TokenStatus::Valid,
-            Err(TokenUnavailable::Missing) => TokenStatus::Missing,
-            Err(TokenUnavailable::Invalid(_)) => TokenStatus::Invalid,
-            Err(TokenUnavailable::Expired) => TokenStatus::Expired,
+        status_of(self.record().as_ref(), SystemTime::now())
+    }
+
+    pub fn policy(&self) -> RefreshPolicy {
+        self.policy
+    }
+
+    /// When the next refresh is due (`None` without a usable token).
+    pub fn next_refresh_at(&self) -> Option<SystemTime> {
+        let rec = self.record()?;
+        (rec.invalid.is_none()).then(|| self.policy.due_at(&rec))
+    }
+
+    /// Follows changes of the token (a counter that increases).
+    pub fn subscribe(&self) -> watch::Receiver<u64> {
+        self.changed.subscribe()
+    }
+
+    /// Consecutive failed refreshes.
+    pub fn refresh_failures(&self) -> u32 {
+        self.failures.load(Ordering::Relaxed)
+    }
+
+    pub(crate) fn set_refresh_failures(&self, n: u32) {
+        self.failures.store(n, Ordering::Relaxed);
+    }
+
+    /// Takes the writer lock; hold it across a refresh call.
+    pub async fn lock(&self) -> WriteGuard<'_> {
+        WriteGuard {
+            _guard: self.write.lock().await,
         }
+    }
+
+    /// Stores `rec` durably, then makes it current (the caller holds the
+    /// writer lock). A failed write still switches in memory — the new token
+    /// may be the only valid one — and returns the error to report.
+    pub async fn store(&self, _held: &WriteGuard<'_>, rec: TokenRecord) -> std::io::Result<()> {
+        let persisted = match &self.file {
+            Some(file) => {
+                let file = file.clone();
+                let copy = rec.clone();
+                tokio::task::spawn_blocking(move || file.save(&copy))
+                    .await
+                    .unwrap_or_else(|e| Err(std::io::Error::other(e.to_string())))
+            }
+            None => Ok(()),
+        };
+        if let Err(e) = &persisted {
+            tracing::error!(error = %e, "could not store the token state durably; keeping it in memory");
+        }
+        *self.state.write().unwrap_or_else(|e| e.into_inner()) = Some(rec);
+        self.changed.send_modify(|n| *n += 1);
+        persisted
+    }
+
+    /// Applies `f` to the current record (if the token is still `token`)
+    /// and stores the result.
+    pub async fn update(
+        &self,
+        token: &Secret,
+        f: impl FnOnce(&mut TokenRecord),
+    ) -> std::io::Result<bool> {
+        let held = self.lock().await;
+        let Some(mut rec) = self.record().filter(|r| r.access_token == *token) else {
+            return Ok(false);
+        };
+        f(&mut rec);
+        self.store(&held, rec).await.map(|()| true)
     }
 
     /// Tells the manager what a Graph call made with `token` answered; a
     /// "token invalid" answer marks the token invalid until a new one comes.
-    pub fn observe(&self, token: &Secret, err: &GraphError) {
+    pub async fn observe(&self, token: &Secret, err: &GraphError) {
         if let GraphError::TokenInvalid { message, .. } = err {
-            let mut held = self.held.write().unwrap_or_else(|e| e.into_inner());
-            if held.token.as_ref() == Some(token) {
-                tracing::warn!(%message, "access token rejected by Instagram; serving the last good feed until a new token arrives");
-                held.invalid = Some(message.clone());
-            }
+            self.mark_invalid(token, message).await;
         }
+    }
+
+    /// Marks `token` invalid (if it is still the current one).
+    pub async fn mark_invalid(&self, token: &Secret, message: &str) {
+        let message = crate::graph::redact(message, token);
+        let changed = self
+            .update(token, |rec| {
+                if rec.invalid.is_none() {
+                    rec.invalid = Some(message.clone());
+                }
+            })
+            .await;
+        if let Ok(true) = changed {
+            tracing::warn!(%message, "access token rejected by Instagram; serving the last good feed until a new token is put");
+        }
+    }
+
+    /// Remembers the account the token belongs to.
+    pub async fn set_user(&self, token: &Secret, user: &Account) {
+        if self.record().is_some_and(|r| r.user.as_ref() == Some(user)) {
+            return;
+        }
+        let user = user.clone();
+        let _ = self.update(token, |rec| rec.user = Some(user)).await;
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn rec(issued: u64, lifetime: u64) -> TokenRecord {
+        let t0 = SystemTime::UNIX_EPOCH + Duration::from_secs(issued);
+        TokenRecord {
+            expires_at: t0 + Duration::from_secs(lifetime),
+            expiry_known: true,
+            ..TokenRecord::first_seen(Secret::new("t"), t0, None)
+        }
+    }
+
+    #[test]
+    fn refresh_is_due_at_the_sooner_of_after_and_half_life_never_before_min_age() {
+        let day = 24 * 3600;
+        let p = RefreshPolicy::default();
+        let r = rec(1_000_000, 60 * day);
+        assert_eq!(p.due_at(&r), r.issued_at + Duration::from_secs(7 * day));
+        let r = rec(1_000_000, 10 * day);
+        assert_eq!(p.due_at(&r), r.issued_at + Duration::from_secs(5 * day));
+        let r = rec(1_000_000, day);
+        assert_eq!(
+            p.due_at(&r),
+            r.issued_at + Duration::from_secs(day),
+            "min age wins"
+        );
+    }
+
+    #[test]
+    fn statuses() {
+        let day = 24 * 3600;
+        let r = rec(1_000_000, 60 * day);
+        let at = |d: u64| r.issued_at + Duration::from_secs(d);
+        assert_eq!(status_of(None, at(0)), TokenStatus::Missing);
+        assert_eq!(status_of(Some(&r), at(day)), TokenStatus::Valid);
+        assert_eq!(status_of(Some(&r), at(54 * day)), TokenStatus::Expiring);
+        assert_eq!(status_of(Some(&r), at(61 * day)), TokenStatus::Expired);
+        let unknown = TokenRecord {
+            expiry_known: false,
+            ..r.clone()
+        };
+        assert_eq!(
+            status_of(Some(&unknown), at(61 * day)),
+            TokenStatus::Expiring,
+            "an assumed expiry is not proof"
+        );
+        let invalid = TokenRecord {
+            invalid: Some("x".into()),
+            ..r
+        };
+        assert_eq!(status_of(Some(&invalid), at(day)), TokenStatus::Invalid);
+    }
+
+    #[test]
+    fn seeding_rule() {
+        let dir = tempfile::tempdir().unwrap();
+        let file = TokenFile::new(dir.path());
+        let now = SystemTime::now();
+        let seed = Secret::new("IGAAseed");
+        let m =
+            TokenManager::open(file.clone(), Some(&seed), RefreshPolicy::default(), now).unwrap();
+        assert_eq!(m.usable().unwrap(), seed);
+        // A refreshed descendant of the same seed wins over the seed.
+        let mut refreshed = m.record().unwrap();
+        refreshed.access_token = Secret::new("IGAArefreshed");
+        file.save(&refreshed).unwrap();
+        let m =
+            TokenManager::open(file.clone(), Some(&seed), RefreshPolicy::default(), now).unwrap();
+        assert_eq!(m.usable().unwrap().expose(), "IGAArefreshed");
+        // No env token: the stored one.
+        let m = TokenManager::open(file.clone(), None, RefreshPolicy::default(), now).unwrap();
+        assert_eq!(m.usable().unwrap().expose(), "IGAArefreshed");
+        // A changed env token replaces it.
+        let new = Secret::new("IGAAnewseed");
+        let m =
+            TokenManager::open(file.clone(), Some(&new), RefreshPolicy::default(), now).unwrap();
+        assert_eq!(m.usable().unwrap(), new);
+        assert_eq!(file.load().unwrap().unwrap().access_token, new);
+        // The stored state never holds the seed's fingerprint as the token.
+        let text = std::fs::read_to_string(file.path()).unwrap();
+        assert!(!text.contains("IGAAseed\""));
     }
 }

@@ -7,7 +7,7 @@ use std::net::SocketAddr;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use igfeed::app::App;
+use igfeed::app::{App, Tuning};
 use igfeed::config::{Config, Secret};
 use igfeed::fake::{FakeInstagram, FakeMedia, FakeOptions, sample_media};
 use tokio::sync::oneshot;
@@ -59,6 +59,9 @@ pub struct TestApp {
     pub token: String,
     pub data_dir: Arc<tempfile::TempDir>,
     pub config: Config,
+    pub tuning: Tuning,
+    /// The running app's state, for driving one-step functions directly.
+    pub state: Option<igfeed::app::AppState>,
     pub client: reqwest::Client,
     shutdown: Option<oneshot::Sender<()>>,
     handle: Option<JoinHandle<std::io::Result<()>>>,
@@ -87,22 +90,39 @@ pub async fn spawn_app_with(
     media: Vec<FakeMedia>,
     tweak: impl FnOnce(&mut Config),
 ) -> TestApp {
+    spawn_app_tuned(opts, media, tweak, Tuning::default()).await
+}
+
+/// [`spawn_app_with`] with shortened timings.
+pub async fn spawn_app_tuned(
+    opts: FakeOptions,
+    media: Vec<FakeMedia>,
+    tweak: impl FnOnce(&mut Config),
+    tuning: Tuning,
+) -> TestApp {
     let fake = Arc::new(FakeInstagram::start(opts, media).await.unwrap());
     let token = fake.issue_token();
     let data_dir = Arc::new(tempfile::tempdir().unwrap());
     let mut config = test_config(&fake, &token, &data_dir);
     tweak(&mut config);
-    start(fake, token, data_dir, config).await
+    start(fake, token, data_dir, config, tuning).await
 }
+
+/// The admin key the token tests configure.
+pub const ADMIN_KEY: &str = "test-admin-key-0123456789";
 
 async fn start(
     fake: Arc<FakeInstagram>,
     token: String,
     data_dir: Arc<tempfile::TempDir>,
     config: Config,
+    tuning: Tuning,
 ) -> TestApp {
-    let app = App::build(config.clone()).await.expect("app builds");
+    let app = App::build_tuned(config.clone(), tuning.clone())
+        .await
+        .expect("app builds");
     let addr = app.local_addr();
+    let state = Some(app.state.clone());
     let (tx, rx) = oneshot::channel();
     let handle = tokio::spawn(app.run(async {
         let _ = rx.await;
@@ -114,6 +134,8 @@ async fn start(
         token,
         data_dir,
         config,
+        tuning,
+        state,
         client: reqwest::Client::builder()
             .redirect(reqwest::redirect::Policy::none())
             .build()
@@ -148,6 +170,7 @@ impl TestApp {
             self.token.clone(),
             self.data_dir.clone(),
             config,
+            self.tuning.clone(),
         )
         .await
     }
@@ -166,6 +189,34 @@ impl TestApp {
             req = req.header(*k, *v);
         }
         req.send().await.unwrap()
+    }
+
+    /// An admin request with `key` (None: no Authorization header).
+    pub async fn admin(
+        &self,
+        method: reqwest::Method,
+        path: &str,
+        key: Option<&str>,
+        body: Option<serde_json::Value>,
+    ) -> reqwest::Response {
+        let mut req = self.client.request(method, format!("{}{path}", self.url));
+        if let Some(key) = key {
+            req = req.bearer_auth(key);
+        }
+        if let Some(body) = body {
+            req = req.json(&body);
+        }
+        req.send().await.unwrap()
+    }
+
+    /// The token igfeed currently uses (through the admin API).
+    pub async fn current_token(&self) -> String {
+        let res = self
+            .admin(reqwest::Method::GET, "/admin/token", Some(ADMIN_KEY), None)
+            .await;
+        assert_eq!(res.status(), 200);
+        let body: serde_json::Value = res.json().await.unwrap();
+        body["access_token"].as_str().unwrap().to_string()
     }
 
     pub async fn get_feed(&self) -> serde_json::Value {

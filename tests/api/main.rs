@@ -15,3 +15,4 @@ mod ops;
 mod props;
 mod resilience;
 mod slow_clients;
+mod token;

@@ -1,0 +1,263 @@
+//! Alerts for a person (`IGFEED_ALERT_WEBHOOK`): a watchdog evaluates the
+//! conditions that only a person can fix — refresh failing, token invalid or
+//! expiring, feed stale too long — on every token change and on a tick, and
+//! posts each condition once when it starts and once when it is resolved. A
+//! separate sender task delivers with retries, so nothing else ever waits.
+
+use std::collections::HashSet;
+use std::sync::Arc;
+use std::time::{Duration, SystemTime};
+
+use serde::Serialize;
+use tokio::sync::{mpsc, watch};
+
+use crate::feed::FeedService;
+use crate::token::{TokenManager, TokenStatus, status_of};
+
+/// Thresholds of the watchdog.
+#[derive(Clone, Copy, Debug)]
+pub struct AlertSettings {
+    /// How often the conditions are evaluated besides token changes.
+    pub every: Duration,
+    /// Alert once the served feed has been stale this long.
+    pub stale_after: Duration,
+    /// Alert after this many consecutive failed refreshes.
+    pub failed_refreshes: u32,
+    /// Delivery attempts per alert.
+    pub attempts: u32,
+    /// First delay between attempts (doubles).
+    pub retry_base: Duration,
+}
+
+impl Default for AlertSettings {
+    fn default() -> Self {
+        Self {
+            every: Duration::from_secs(60),
+            stale_after: Duration::from_secs(3600),
+            failed_refreshes: 3,
+            attempts: 6,
+            retry_base: Duration::from_secs(2),
+        }
+    }
+}
+
+/// A condition that needs a person.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Condition {
+    RefreshFailing,
+    TokenInvalid,
+    TokenExpiring,
+    FeedStale,
+}
+
+/// The JSON posted to the webhook.
+#[derive(Clone, Debug, Serialize, utoipa::ToSchema)]
+pub struct Alert {
+    /// `refresh_failing`, `token_invalid`, `token_expiring`, `feed_stale`,
+    /// or `recovered` when the condition named in `resolves` is fixed.
+    pub event: String,
+    /// The condition a `recovered` event resolves.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub resolves: Option<String>,
+    /// What happened and what to do, for a person.
+    pub message: String,
+    pub token_status: TokenStatus,
+    pub expires_at: Option<String>,
+    /// When the alert was raised (RFC 3339, UTC).
+    pub time: String,
+}
+
+fn name(c: Condition) -> String {
+    serde_json::to_value(c)
+        .ok()
+        .and_then(|v| v.as_str().map(str::to_string))
+        .unwrap_or_default()
+}
+
+/// The watchdog: evaluates conditions and queues alerts.
+pub struct Watchdog {
+    tokens: Arc<TokenManager>,
+    feed: Arc<FeedService>,
+    settings: AlertSettings,
+    active: HashSet<Condition>,
+    out: mpsc::Sender<Alert>,
+}
+
+impl Watchdog {
+    pub fn new(
+        tokens: Arc<TokenManager>,
+        feed: Arc<FeedService>,
+        settings: AlertSettings,
+        out: mpsc::Sender<Alert>,
+    ) -> Self {
+        Self {
+            tokens,
+            feed,
+            settings,
+            active: HashSet::new(),
+            out,
+        }
+    }
+
+    /// Which conditions hold at `now`, each with its message.
+    pub async fn conditions(&self, now: SystemTime) -> Vec<(Condition, String)> {
+        let mut out = Vec::new();
+        let rec = self.tokens.record();
+        let status = status_of(rec.as_ref(), now);
+        let failures = self.tokens.refresh_failures();
+        if failures >= self.settings.failed_refreshes {
+            let error = rec
+                .as_ref()
+                .and_then(|r| r.last_error.clone())
+                .unwrap_or_default();
+            out.push((Condition::RefreshFailing, format!(
+                "refreshing the Instagram token has failed {failures} times in a row ({error}); igfeed keeps retrying with the working token"
+            )));
+        }
+        if status == TokenStatus::Invalid {
+            let reason = rec
+                .as_ref()
+                .and_then(|r| r.invalid.clone())
+                .unwrap_or_default();
+            out.push((Condition::TokenInvalid, format!(
+                "Instagram rejected the access token ({reason}); put a new one with PUT /admin/token — the site shows the last good feed meanwhile"
+            )));
+        }
+        if matches!(status, TokenStatus::Expiring | TokenStatus::Expired) {
+            out.push((Condition::TokenExpiring, "the access token expires within 7 days and has not been refreshed; check the refresh errors or put a new token".to_string()));
+        }
+        if let Some(cur) = self.feed.peek().await
+            && cur.stale
+        {
+            let age = now
+                .duration_since(cur.snapshot.fetched_at)
+                .unwrap_or_default();
+            if age >= self.settings.stale_after {
+                out.push((Condition::FeedStale, format!(
+                    "the feed could not be fetched from Instagram for {}; the last good feed is being served",
+                    humantime::format_duration(Duration::from_secs(age.as_secs()))
+                )));
+            }
+        }
+        out
+    }
+
+    /// One evaluation: queues an alert for each new condition and a
+    /// recovery for each resolved one. Never waits for delivery.
+    pub async fn check(&mut self, now: SystemTime) {
+        let holding = self.conditions(now).await;
+        let rec = self.tokens.record();
+        let status = status_of(rec.as_ref(), now);
+        let expires_at = rec
+            .as_ref()
+            .map(|r| humantime::format_rfc3339_seconds(r.expires_at).to_string());
+        let time = humantime::format_rfc3339_seconds(now).to_string();
+        let alert = |event: String, resolves: Option<String>, message: String| Alert {
+            event,
+            resolves,
+            message,
+            token_status: status,
+            expires_at: expires_at.clone(),
+            time: time.clone(),
+        };
+        let mut queue = Vec::new();
+        for (c, message) in &holding {
+            if self.active.insert(*c) {
+                tracing::warn!(condition = name(*c), %message, "alert");
+                queue.push(alert(name(*c), None, message.clone()));
+            }
+        }
+        let resolved: Vec<Condition> = self
+            .active
+            .iter()
+            .filter(|c| !holding.iter().any(|(h, _)| h == *c))
+            .copied()
+            .collect();
+        for c in resolved {
+            self.active.remove(&c);
+            tracing::info!(condition = name(c), "alert resolved");
+            queue.push(alert(
+                "recovered".into(),
+                Some(name(c)),
+                format!("resolved: {}", name(c).replace('_', " ")),
+            ));
+        }
+        for a in queue {
+            if self.out.try_send(a).is_err() {
+                tracing::warn!("alert queue full; an alert was dropped");
+            }
+        }
+    }
+
+    /// Evaluates on every token change and every `settings.every`.
+    pub async fn run(mut self, mut shutdown: watch::Receiver<bool>) {
+        let mut changes = self.tokens.subscribe();
+        let mut tick = tokio::time::interval(self.settings.every);
+        tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        loop {
+            tokio::select! {
+                _ = tick.tick() => {}
+                changed = changes.changed() => if changed.is_err() { return },
+                _ = shutdown.wait_for(|s| *s) => {
+                    tracing::info!("alert watchdog stopped (shutdown)");
+                    return;
+                }
+            }
+            self.check(SystemTime::now()).await;
+        }
+    }
+}
+
+/// Delivers queued alerts to `url`, retrying with exponential backoff.
+pub async fn deliver(
+    url: url::Url,
+    mut rx: mpsc::Receiver<Alert>,
+    settings: AlertSettings,
+    mut shutdown: watch::Receiver<bool>,
+) {
+    let client = match reqwest::Client::builder()
+        .timeout(Duration::from_secs(10))
+        .user_agent(crate::graph::user_agent())
+        .build()
+    {
+        Ok(c) => c,
+        Err(e) => {
+            tracing::error!(error = %crate::graph::describe(&e), "alert sender could not start");
+            return;
+        }
+    };
+    loop {
+        let alert = tokio::select! {
+            a = rx.recv() => match a { Some(a) => a, None => return },
+            _ = shutdown.wait_for(|s| *s) => {
+                tracing::info!("alert sender stopped (shutdown)");
+                return;
+            }
+        };
+        let mut delay = settings.retry_base;
+        for attempt in 1..=settings.attempts {
+            match client.post(url.clone()).json(&alert).send().await {
+                Ok(res) if res.status().is_success() => {
+                    tracing::info!(event = %alert.event, "alert delivered");
+                    break;
+                }
+                Ok(res) => {
+                    tracing::warn!(event = %alert.event, attempt, status = res.status().as_u16(), "alert webhook refused the alert")
+                }
+                Err(e) => {
+                    tracing::warn!(event = %alert.event, attempt, error = %crate::graph::describe(&e), "alert webhook unreachable")
+                }
+            }
+            if attempt == settings.attempts {
+                tracing::error!(event = %alert.event, "alert given up after {attempt} attempts");
+                break;
+            }
+            tokio::select! {
+                () = tokio::time::sleep(delay) => {}
+                _ = shutdown.wait_for(|s| *s) => return,
+            }
+            delay = delay.saturating_mul(2);
+        }
+    }
+}

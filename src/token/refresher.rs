@@ -1,0 +1,194 @@
+//! The background refresher: a loop of `select! { due, token changed,
+//! shutdown }` around [`refresh_step`], which does exactly one step so tests
+//! can drive it directly.
+
+use std::sync::Arc;
+use std::time::{Duration, SystemTime};
+
+use rand::Rng;
+use tokio::sync::watch;
+
+use super::{ASSUMED_LIFETIME, TokenManager, TokenRecord};
+use crate::graph::{GraphClient, GraphError};
+
+/// First retry delay after a failed refresh; doubles per failure.
+pub const BACKOFF_BASE: Duration = Duration::from_secs(30);
+/// Longest retry delay.
+pub const BACKOFF_MAX: Duration = Duration::from_secs(3600);
+/// Shortest retry delay (however close the expiry).
+pub const BACKOFF_MIN: Duration = Duration::from_millis(250);
+
+/// What one step did.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Step {
+    /// No token: wait for one.
+    Missing,
+    /// The token is invalid: wait for a new one.
+    Invalid,
+    /// Nothing to do before this time.
+    NotDue(SystemTime),
+    /// Refreshed; the next refresh is due at this time.
+    Refreshed(SystemTime),
+    /// Failed; `invalid` when Instagram rejected the token for good,
+    /// otherwise retry after `retry_in`.
+    Failed {
+        error: String,
+        invalid: bool,
+        retry_in: Duration,
+    },
+}
+
+/// The delay before retry number `failures` (1-based), with ±20% jitter,
+/// at most a quarter of the time left before `expires_at`.
+pub fn backoff(base: Duration, failures: u32, now: SystemTime, expires_at: SystemTime) -> Duration {
+    let exp = base.saturating_mul(1u32 << failures.saturating_sub(1).min(16));
+    let mut delay = exp.min(BACKOFF_MAX);
+    // Before the expiry, retry often enough to get several tries in; past
+    // it (an assumed expiry), plain exponential backoff.
+    if let Ok(left) = expires_at.duration_since(now) {
+        delay = delay.min(left / 4);
+    }
+    let jitter = rand::rng().random_range(0.8..1.2);
+    delay.mul_f64(jitter).max(BACKOFF_MIN)
+}
+
+/// One refresher step at `now`: refresh when due (or when `force`d), store
+/// the new token durably before using it, classify failures.
+pub async fn refresh_step(
+    tokens: &TokenManager,
+    graph: &GraphClient,
+    now: SystemTime,
+    force: bool,
+) -> Step {
+    refresh_step_with(tokens, graph, now, force, BACKOFF_BASE).await
+}
+
+/// [`refresh_step`] with a chosen first retry delay.
+pub async fn refresh_step_with(
+    tokens: &TokenManager,
+    graph: &GraphClient,
+    now: SystemTime,
+    force: bool,
+    backoff_base: Duration,
+) -> Step {
+    let held = tokens.lock().await;
+    let Some(rec) = tokens.record() else {
+        return Step::Missing;
+    };
+    if rec.invalid.is_some() {
+        return Step::Invalid;
+    }
+    let due = tokens.policy().due_at(&rec);
+    if !force && now < due {
+        return Step::NotDue(due);
+    }
+    match graph.refresh(&rec.access_token).await {
+        Ok(fresh) => {
+            let lifetime = fresh
+                .expires_in
+                .map(Duration::from_secs)
+                .unwrap_or(ASSUMED_LIFETIME);
+            let next = TokenRecord {
+                access_token: fresh.access_token,
+                issued_at: now,
+                refreshed_at: Some(now),
+                expires_at: now + lifetime,
+                expiry_known: fresh.expires_in.is_some(),
+                invalid: None,
+                last_error: None,
+                ..rec
+            };
+            let due = tokens.policy().due_at(&next);
+            if let Err(e) = tokens.store(&held, next).await {
+                tracing::error!(error = %e, "refreshed token kept in memory only");
+            }
+            tokens.set_refresh_failures(0);
+            tracing::info!(expires_in_s = lifetime.as_secs(), "access token refreshed");
+            Step::Refreshed(due)
+        }
+        Err(err) => {
+            let failures = tokens.refresh_failures() + 1;
+            tokens.set_refresh_failures(failures);
+            let invalid = matches!(err, GraphError::TokenInvalid { .. });
+            let error = err.to_string();
+            let mut failed = TokenRecord {
+                last_error: Some(error.clone()),
+                ..rec.clone()
+            };
+            if invalid {
+                failed.invalid = Some(error.clone());
+                tracing::error!(%error, "Instagram rejected the token on refresh; a person must put a new one");
+            } else {
+                tracing::warn!(%error, failures, "token refresh failed; keeping the working token and retrying");
+            }
+            let _ = tokens.store(&held, failed).await;
+            Step::Failed {
+                error,
+                invalid,
+                retry_in: backoff(backoff_base, failures, now, rec.expires_at),
+            }
+        }
+    }
+}
+
+/// Runs the refresher until `shutdown` turns true.
+pub async fn run(
+    tokens: Arc<TokenManager>,
+    graph: GraphClient,
+    backoff_base: Duration,
+    mut shutdown: watch::Receiver<bool>,
+) {
+    let mut changes = tokens.subscribe();
+    loop {
+        let step = refresh_step_with(&tokens, &graph, SystemTime::now(), false, backoff_base).await;
+        let wait = match &step {
+            Step::NotDue(at) | Step::Refreshed(at) => {
+                at.duration_since(SystemTime::now()).unwrap_or_default()
+            }
+            Step::Failed {
+                retry_in,
+                invalid: false,
+                ..
+            } => *retry_in,
+            // Nothing to do until a new token arrives.
+            Step::Missing | Step::Invalid | Step::Failed { invalid: true, .. } => Duration::MAX,
+        };
+        changes.mark_unchanged();
+        let sleep = tokio::time::sleep(wait.min(Duration::from_secs(365 * 24 * 3600)));
+        tokio::select! {
+            () = sleep => {}
+            changed = changes.changed() => if changed.is_err() { return },
+            _ = shutdown.wait_for(|stop| *stop) => {
+                tracing::info!("token refresher stopped (shutdown)");
+                return;
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn backoff_grows_and_respects_the_expiry() {
+        let now = SystemTime::UNIX_EPOCH + Duration::from_secs(1_000_000);
+        let far = now + Duration::from_secs(60 * 24 * 3600);
+        let d1 = backoff(BACKOFF_BASE, 1, now, far);
+        let d3 = backoff(BACKOFF_BASE, 3, now, far);
+        assert!(
+            d1 >= Duration::from_secs(24) && d1 <= Duration::from_secs(36),
+            "{d1:?}"
+        );
+        assert!(
+            d3 >= Duration::from_secs(96) && d3 <= Duration::from_secs(144),
+            "{d3:?}"
+        );
+        assert!(backoff(BACKOFF_BASE, 30, now, far) <= BACKOFF_MAX.mul_f64(1.2));
+        // 8s left: never more than ~2s.
+        let near = now + Duration::from_secs(8);
+        assert!(backoff(BACKOFF_BASE, 5, now, near) <= Duration::from_millis(2400));
+        // Past the expiry: plain exponential, not a tight loop.
+        assert!(backoff(BACKOFF_BASE, 5, near, now) >= Duration::from_secs(300));
+    }
+}
