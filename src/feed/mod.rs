@@ -13,7 +13,7 @@ use moka::Expiry;
 use moka::future::Cache;
 use tokio::sync::watch;
 
-use crate::graph::GraphClient;
+use crate::graph::{GraphClient, GraphError};
 use crate::metrics::{Metrics, ResultLabels};
 use crate::token::{TokenManager, TokenUnavailable};
 pub use render::{Filter, Rendered};
@@ -190,33 +190,51 @@ impl FeedService {
 
     /// One upstream walk: the account and its recent media.
     async fn fetch(&self) -> Result<Snapshot, String> {
-        let token = self.tokens.usable().map_err(|e| match e {
+        let unavailable = |e: TokenUnavailable| match e {
             TokenUnavailable::Invalid(_) => "the access token is invalid".to_string(),
             other => other.to_string(),
-        })?;
+        };
+        let mut token = self.tokens.usable().map_err(unavailable)?;
         let started = Instant::now();
-        let (account, media) = tokio::join!(
-            self.graph.me(&token),
-            self.graph.recent_media(&token, self.size)
-        );
-        let result = account.and_then(|a| media.map(|m| (a, m)));
-        match result {
-            Ok((account, media)) => {
-                self.tokens.set_user(&token, &account).await;
-                tracing::info!(
-                    posts = media.len(),
-                    elapsed_ms = started.elapsed().as_millis() as u64,
-                    "fetched the feed from Instagram"
-                );
-                Ok(Snapshot {
-                    account,
-                    media,
-                    fetched_at: SystemTime::now(),
-                })
-            }
-            Err(err) => {
-                self.tokens.observe(&token, &err).await;
-                Err(err.to_string())
+        let mut retried = false;
+        loop {
+            let (account, media) = tokio::join!(
+                self.graph.me(&token),
+                self.graph.recent_media(&token, self.size)
+            );
+            match account.and_then(|a| media.map(|m| (a, m))) {
+                Ok((account, media)) => {
+                    self.tokens.set_user(&token, &account).await;
+                    tracing::info!(
+                        posts = media.len(),
+                        elapsed_ms = started.elapsed().as_millis() as u64,
+                        "fetched the feed from Instagram"
+                    );
+                    return Ok(Snapshot {
+                        account,
+                        media,
+                        fetched_at: SystemTime::now(),
+                    });
+                }
+                Err(err) => {
+                    // A refresh may have rotated the token while this walk
+                    // ran (the old string dies at once): retry with the new
+                    // one rather than serve stale or blame the new token.
+                    if !retried
+                        && matches!(err, GraphError::TokenInvalid { .. })
+                        && let Ok(newer) = self.tokens.usable()
+                        && newer != token
+                    {
+                        tracing::info!(
+                            "the token was rotated during the fetch; retrying with the new one"
+                        );
+                        token = newer;
+                        retried = true;
+                        continue;
+                    }
+                    self.tokens.observe(&token, &err).await;
+                    return Err(err.to_string());
+                }
             }
         }
     }

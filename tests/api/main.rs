@@ -6,6 +6,8 @@
     reason = "a failed unwrap is a failed test, with its location"
 )]
 
+mod admin;
+mod alerts;
 mod bad_input;
 mod binary;
 mod feed;

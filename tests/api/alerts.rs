@@ -1,0 +1,263 @@
+//! Webhook alerts: once per condition, a recovery when fixed, retried
+//! delivery, no secrets.
+
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use axum::Json;
+use axum::extract::State;
+use axum::http::StatusCode;
+use igfeed::alerts::AlertSettings;
+use igfeed::app::Tuning;
+use igfeed::config::Secret;
+use igfeed::fake::{FakeOptions, Fault, Route, sample_media};
+use reqwest::Method;
+use serde_json::{Value, json};
+
+use crate::helpers::*;
+
+/// A webhook receiver on loopback that fails the first `fail_first` posts.
+#[derive(Clone, Default)]
+struct Hook {
+    received: Arc<Mutex<Vec<Value>>>,
+    attempts: Arc<Mutex<usize>>,
+    fail_first: usize,
+}
+
+impl Hook {
+    async fn start(fail_first: usize) -> (Hook, String) {
+        let hook = Hook {
+            fail_first,
+            ..Hook::default()
+        };
+        let app = axum::Router::new()
+            .route("/hook", axum::routing::post(receive))
+            .with_state(hook.clone());
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let url = format!("http://{}/hook", listener.local_addr().unwrap());
+        tokio::spawn(async move { axum::serve(listener, app).await });
+        (hook, url)
+    }
+
+    fn events(&self) -> Vec<String> {
+        self.received
+            .lock()
+            .unwrap()
+            .iter()
+            .map(|v| match v["resolves"].as_str() {
+                Some(r) => format!("recovered:{r}"),
+                None => v["event"].as_str().unwrap().to_string(),
+            })
+            .collect()
+    }
+}
+
+async fn receive(State(hook): State<Hook>, Json(v): Json<Value>) -> StatusCode {
+    let attempt = {
+        let mut a = hook.attempts.lock().unwrap();
+        *a += 1;
+        *a
+    };
+    if attempt <= hook.fail_first {
+        return StatusCode::SERVICE_UNAVAILABLE;
+    }
+    hook.received.lock().unwrap().push(v);
+    StatusCode::NO_CONTENT
+}
+
+fn tuning() -> Tuning {
+    Tuning {
+        alerts: AlertSettings {
+            every: Duration::from_millis(100),
+            stale_after: Duration::from_millis(400),
+            failed_refreshes: 2,
+            attempts: 5,
+            retry_base: Duration::from_millis(50),
+        },
+        refresh_backoff: Duration::from_millis(100),
+    }
+}
+
+async fn app_with_hook(
+    hook_url: &str,
+    opts: FakeOptions,
+    tweak: impl FnOnce(&mut igfeed::config::Config),
+) -> TestApp {
+    let hook_url = hook_url.to_string();
+    spawn_app_tuned(
+        opts,
+        sample_media(3),
+        move |c| {
+            c.admin_key = Some(Secret::new(ADMIN_KEY));
+            c.alert_webhook = Some(hook_url.parse().unwrap());
+            c.feed_ttl = Duration::from_millis(100);
+            tweak(c);
+        },
+        tuning(),
+    )
+    .await
+}
+
+#[tokio::test]
+async fn token_invalid_alerts_once_and_recovers_after_put() {
+    let (hook, url) = Hook::start(0).await;
+    let app = app_with_hook(&url, FakeOptions::default(), |_| {}).await;
+    app.get_feed().await;
+    app.fake.revoke_all();
+    eventually(Duration::from_secs(10), "token_invalid alert", || async {
+        app.get_feed().await;
+        hook.events()
+            .contains(&"token_invalid".to_string())
+            .then_some(())
+    })
+    .await;
+    // Several more checks: no flood.
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    assert_eq!(
+        hook.events()
+            .iter()
+            .filter(|e| *e == "token_invalid")
+            .count(),
+        1,
+        "{:?}",
+        hook.events()
+    );
+    let alert = hook.received.lock().unwrap()[0].clone();
+    assert_eq!(alert["token_status"], "invalid");
+    assert!(
+        alert["message"]
+            .as_str()
+            .unwrap()
+            .contains("PUT /admin/token")
+    );
+    assert!(alert["time"].is_string() && alert["expires_at"].is_string());
+
+    let fresh = app.fake.issue_token();
+    let res = app
+        .admin(
+            Method::PUT,
+            "/admin/token",
+            Some(ADMIN_KEY),
+            Some(json!({"access_token": fresh})),
+        )
+        .await;
+    assert_eq!(res.status(), 200);
+    eventually(Duration::from_secs(10), "recovery", || async {
+        hook.events()
+            .contains(&"recovered:token_invalid".to_string())
+            .then_some(())
+    })
+    .await;
+    let all = hook.received.lock().unwrap().clone();
+    let text = serde_json::to_string(&all).unwrap();
+    assert!(!text.contains(&app.token) && !text.contains(&fresh) && !text.contains(ADMIN_KEY));
+}
+
+#[tokio::test]
+async fn failing_refreshes_alert_past_the_threshold_and_recover() {
+    let (hook, url) = Hook::start(0).await;
+    let opts = FakeOptions {
+        token_lifetime: Duration::from_secs(30),
+        ..FakeOptions::default()
+    };
+    let app = app_with_hook(&url, opts, |c| {
+        c.refresh_after = Duration::from_secs(1);
+        c.refresh_min_age = Duration::from_millis(500);
+    })
+    .await;
+    app.fake.fail(Route::Refresh, Fault::Status(500), 3);
+    eventually(Duration::from_secs(15), "refresh_failing alert", || async {
+        hook.events()
+            .contains(&"refresh_failing".to_string())
+            .then_some(())
+    })
+    .await;
+    eventually(
+        Duration::from_secs(15),
+        "recovery after a good refresh",
+        || async {
+            hook.events()
+                .contains(&"recovered:refresh_failing".to_string())
+                .then_some(())
+        },
+    )
+    .await;
+    assert_eq!(
+        hook.events()
+            .iter()
+            .filter(|e| *e == "refresh_failing")
+            .count(),
+        1
+    );
+}
+
+#[tokio::test]
+async fn a_feed_stale_too_long_alerts_and_recovers() {
+    let (hook, url) = Hook::start(0).await;
+    let app = app_with_hook(&url, FakeOptions::default(), |_| {}).await;
+    app.get_feed().await;
+    app.fake.fail_always(Route::MediaList, Fault::Status(500));
+    eventually(Duration::from_secs(10), "feed_stale alert", || async {
+        app.get_feed().await;
+        hook.events()
+            .contains(&"feed_stale".to_string())
+            .then_some(())
+    })
+    .await;
+    app.fake.heal(Route::MediaList);
+    eventually(Duration::from_secs(10), "recovery", || async {
+        app.get_feed().await;
+        hook.events()
+            .contains(&"recovered:feed_stale".to_string())
+            .then_some(())
+    })
+    .await;
+    assert_eq!(
+        hook.events().iter().filter(|e| *e == "feed_stale").count(),
+        1,
+        "{:?}",
+        hook.events()
+    );
+}
+
+#[tokio::test]
+async fn an_expiring_token_alerts() {
+    let (hook, url) = Hook::start(0).await;
+    // Instagram says the refreshed token lives 6 days: under 7 is "expiring".
+    let opts = FakeOptions {
+        token_lifetime: Duration::from_secs(6 * 24 * 3600),
+        ..FakeOptions::default()
+    };
+    let app = app_with_hook(&url, opts, |_| {}).await;
+    let res = app
+        .admin(Method::POST, "/admin/token/refresh", Some(ADMIN_KEY), None)
+        .await;
+    assert_eq!(res.json::<Value>().await.unwrap()["status"], "expiring");
+    eventually(Duration::from_secs(10), "token_expiring alert", || async {
+        hook.events()
+            .contains(&"token_expiring".to_string())
+            .then_some(())
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn delivery_is_retried_until_the_webhook_takes_it() {
+    let (hook, url) = Hook::start(2).await;
+    let app = app_with_hook(&url, FakeOptions::default(), |_| {}).await;
+    app.get_feed().await;
+    app.fake.revoke_all();
+    app.get_feed().await;
+    eventually(
+        Duration::from_secs(10),
+        "delivered on the third attempt",
+        || async {
+            app.get_feed().await;
+            (hook.events() == ["token_invalid"]).then_some(())
+        },
+    )
+    .await;
+    assert_eq!(*hook.attempts.lock().unwrap(), 3);
+    // The service kept serving meanwhile.
+    assert_eq!(app.get("/healthz").await.status(), 200);
+}
