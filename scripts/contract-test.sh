@@ -46,10 +46,9 @@ curl -fs "http://127.0.0.1:$PORT/readyz" >/dev/null
 
 echo "schemathesis $ST_VERSION against http://127.0.0.1:$PORT"
 status=0
-(cd "$WORK" && "$VENV/bin/schemathesis" run "$OLDPWD/openapi/openapi.json" \
+(cd "$WORK" && "$VENV/bin/schemathesis" --config-file "$OLDPWD/schemathesis.toml" run "$OLDPWD/openapi/openapi.json" \
   --url "http://127.0.0.1:$PORT" \
   --header "Authorization: Bearer $ADMIN_KEY" \
-  --checks all \
   --max-examples "${ST_MAX_EXAMPLES:-60}" \
   --request-timeout 20 \
   --seed 1 \

@@ -19,6 +19,7 @@ use tower_http::timeout::TimeoutLayer;
 use tower_http::trace::TraceLayer;
 use utoipa_swagger_ui::SwaggerUi;
 
+use crate::media::MediaService;
 use crate::metrics::Metrics;
 
 use crate::alerts::{AlertSettings, Watchdog};
@@ -42,6 +43,8 @@ pub struct AppState {
     pub graph: GraphClient,
     /// Prometheus metrics, rendered at `/metrics`.
     pub metrics: Metrics,
+    /// The media proxy and its byte-bounded cache.
+    pub media: Arc<MediaService>,
 }
 
 /// Why the service could not start.
@@ -66,6 +69,8 @@ pub struct Tuning {
     pub alerts: AlertSettings,
     /// First retry delay after a failed token refresh (doubles per failure).
     pub refresh_backoff: Duration,
+    /// Fetch each new feed's media into the cache in the background.
+    pub warm_media: bool,
 }
 
 impl Default for Tuning {
@@ -73,6 +78,7 @@ impl Default for Tuning {
         Self {
             alerts: AlertSettings::default(),
             refresh_backoff: crate::token::refresher::BACKOFF_BASE,
+            warm_media: true,
         }
     }
 }
@@ -143,12 +149,27 @@ impl App {
             )
             .with_metrics(metrics.clone()),
         );
+        let media = MediaService::new(
+            config.media_hosts.clone(),
+            config.media_cache_size,
+            config.media_max_object,
+            config.upstream_timeout,
+            feed.clone(),
+            tokens.clone(),
+            graph.clone(),
+            metrics.clone(),
+        )
+        .map_err(|e| StartError::Config {
+            setting: "IGFEED_MEDIA_HOSTS",
+            reason: crate::graph::describe(&e),
+        })?;
         let state = AppState {
             config: Arc::new(config),
             feed,
             tokens,
             graph,
             metrics,
+            media: Arc::new(media),
         };
         let router = router(state.clone());
         let addr = state.config.listen;
@@ -203,6 +224,12 @@ impl App {
                 stopped.clone(),
             )),
         )];
+        if self.tuning.warm_media {
+            tasks.push((
+                "media warm-up",
+                tokio::spawn(s.media.clone().warm_up(stopped.clone())),
+            ));
+        }
         if let Some(url) = s.config.alert_webhook.clone() {
             let settings = self.tuning.alerts;
             let (tx, rx) = mpsc::channel(64);

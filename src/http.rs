@@ -191,3 +191,71 @@ mod tests {
         assert!(public_base(None, &h(&[])).is_err());
     }
 }
+
+/// What a `Range` header asks of a body of `total` bytes.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ByteRange {
+    /// No usable single byte range: send the whole body.
+    Whole,
+    /// Bytes `start..=end`.
+    Part(u64, u64),
+    /// A well-formed range outside the body: 416.
+    Unsatisfiable,
+}
+
+/// Parses a single `bytes=a-b`, `bytes=a-` or `bytes=-n` range. Multiple or
+/// malformed ranges are ignored (the whole body is sent), as RFC 9110 allows.
+pub fn parse_range(header: &str, total: u64) -> ByteRange {
+    let Some(spec) = header.trim().strip_prefix("bytes=") else {
+        return ByteRange::Whole;
+    };
+    if spec.contains(',') {
+        return ByteRange::Whole;
+    }
+    let Some((a, b)) = spec.split_once('-') else {
+        return ByteRange::Whole;
+    };
+    let (a, b) = (a.trim(), b.trim());
+    if a.is_empty() {
+        return match b.parse::<u64>() {
+            Ok(0) => ByteRange::Unsatisfiable,
+            Ok(_) if total == 0 => ByteRange::Unsatisfiable,
+            Ok(n) => ByteRange::Part(total.saturating_sub(n), total - 1),
+            Err(_) => ByteRange::Whole,
+        };
+    }
+    let Ok(start) = a.parse::<u64>() else {
+        return ByteRange::Whole;
+    };
+    let end = if b.is_empty() {
+        u64::MAX
+    } else {
+        match b.parse::<u64>() {
+            Ok(end) if end >= start => end,
+            _ => return ByteRange::Whole,
+        }
+    };
+    if start >= total {
+        return ByteRange::Unsatisfiable;
+    }
+    ByteRange::Part(start, end.min(total - 1))
+}
+
+#[cfg(test)]
+mod range_tests {
+    use super::*;
+
+    #[test]
+    fn ranges() {
+        assert_eq!(parse_range("bytes=0-9", 100), ByteRange::Part(0, 9));
+        assert_eq!(parse_range("bytes=90-", 100), ByteRange::Part(90, 99));
+        assert_eq!(parse_range("bytes=-10", 100), ByteRange::Part(90, 99));
+        assert_eq!(parse_range("bytes=50-500", 100), ByteRange::Part(50, 99));
+        assert_eq!(parse_range("bytes=100-", 100), ByteRange::Unsatisfiable);
+        assert_eq!(parse_range("bytes=-0", 100), ByteRange::Unsatisfiable);
+        assert_eq!(parse_range("bytes=0-1,5-6", 100), ByteRange::Whole);
+        assert_eq!(parse_range("bytes=9-1", 100), ByteRange::Whole);
+        assert_eq!(parse_range("items=0-1", 100), ByteRange::Whole);
+        assert_eq!(parse_range("bytes=x-", 100), ByteRange::Whole);
+    }
+}

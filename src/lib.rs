@@ -6,6 +6,7 @@
 //! - [`routes`]: the one route table (and OpenAPI document); a file per resource.
 //! - [`graph`]: the typed Instagram Graph API client and its wire types.
 //! - [`feed`]: the cached feed, its last good copy on disk, and rendering.
+//! - [`media`]: the media proxy and its byte-bounded cache.
 //! - [`token`]: the access token: durable store, status, background refresher.
 //! - [`alerts`]: webhook alerts when only a person can help.
 //! - [`fake`]: a fake Instagram (Graph API + CDN) for tests and `--demo`.
@@ -25,6 +26,7 @@ pub mod fsutil;
 pub mod graph;
 pub mod healthcheck;
 pub mod http;
+pub mod media;
 pub mod metrics;
 pub mod routes;
 pub mod server;

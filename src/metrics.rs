@@ -65,6 +65,12 @@ pub struct Metrics {
     pub token_status: Family<StatusLabels, Gauge>,
     /// Consecutive failed refreshes.
     pub token_refresh_failures: Gauge,
+    /// Media lookups by `hit` or `miss`.
+    pub media_cache: Family<ResultLabels, Counter>,
+    /// Media evicted to stay within the byte budget.
+    pub media_evictions: Counter,
+    /// Bytes held by the media cache.
+    pub media_bytes: Gauge,
 }
 
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
@@ -155,8 +161,29 @@ impl Metrics {
             "Consecutive failed token refreshes (refresh calls are also counted in upstream_requests{call=\"refresh\"})",
             token_refresh_failures.clone(),
         );
+        let media_cache = Family::<ResultLabels, Counter>::default();
+        registry.register(
+            "media_cache_lookups",
+            "Media lookups: hit (served from cache) or miss (fetched from the CDN)",
+            media_cache.clone(),
+        );
+        let media_evictions = Counter::default();
+        registry.register(
+            "media_cache_evictions",
+            "Media evicted to stay within IGFEED_MEDIA_CACHE_SIZE",
+            media_evictions.clone(),
+        );
+        let media_bytes = Gauge::default();
+        registry.register(
+            "media_cache_bytes",
+            "Bytes held by the media cache",
+            media_bytes.clone(),
+        );
         Self {
             registry: Arc::new(registry),
+            media_cache,
+            media_evictions,
+            media_bytes,
             token_expiry,
             token_refreshed,
             token_status,

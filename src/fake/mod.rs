@@ -22,6 +22,8 @@ use serde_json::{Value, json};
 use sha2::{Digest, Sha256};
 use tokio::task::JoinHandle;
 
+use crate::http::{ByteRange, parse_range};
+
 pub use media::{FakeChild, FakeMedia, resize_media, sample_media};
 
 /// The parts of the fake whose calls are counted and can be made to fail.
@@ -636,9 +638,17 @@ fn cdn(
         header::CACHE_CONTROL,
         HeaderValue::from_static("max-age=1209600, no-transform"),
     );
-    if let Some(range) = headers.get(header::RANGE).and_then(|r| r.to_str().ok())
-        && let Some((start, end)) = parse_range(range, total)
-    {
+    let range = headers
+        .get(header::RANGE)
+        .and_then(|r| r.to_str().ok())
+        .map_or(ByteRange::Whole, |r| parse_range(r, total));
+    if range == ByteRange::Unsatisfiable {
+        if let Ok(v) = HeaderValue::from_str(&format!("bytes */{total}")) {
+            res_headers.insert(header::CONTENT_RANGE, v);
+        }
+        return (StatusCode::RANGE_NOT_SATISFIABLE, res_headers).into_response();
+    }
+    if let ByteRange::Part(start, end) = range {
         if let Ok(v) = HeaderValue::from_str(&format!("bytes {start}-{end}/{total}")) {
             res_headers.insert(header::CONTENT_RANGE, v);
         }
@@ -646,26 +656,4 @@ fn cdn(
         return (StatusCode::PARTIAL_CONTENT, res_headers, slice).into_response();
     }
     (StatusCode::OK, res_headers, bytes).into_response()
-}
-
-/// A single `bytes=a-b`, `a-` or `-n` range within `total`.
-fn parse_range(range: &str, total: u64) -> Option<(u64, u64)> {
-    let spec = range.strip_prefix("bytes=")?;
-    if spec.contains(',') || total == 0 {
-        return None;
-    }
-    let (a, b) = spec.split_once('-')?;
-    let (start, end) = if a.is_empty() {
-        let n: u64 = b.parse().ok()?;
-        (total.saturating_sub(n), total - 1)
-    } else {
-        let start: u64 = a.parse().ok()?;
-        let end = if b.is_empty() {
-            total - 1
-        } else {
-            b.parse::<u64>().ok()?.min(total - 1)
-        };
-        (start, end)
-    };
-    (start <= end && start < total).then_some((start, end))
 }

@@ -85,6 +85,7 @@ pub async fn get_admin_token(State(state): State<AppState>) -> Json<TokenWithSec
 #[derive(Deserialize, utoipa::ToSchema)]
 pub struct PutToken {
     /// A long-lived Instagram token (`IGAA…`).
+    #[schema(min_length = 1, max_length = 4096, pattern = "^\\S+$")]
     pub access_token: String,
 }
 
@@ -214,6 +215,7 @@ pub struct Purged {
     ))]
 pub async fn purge_cache(State(state): State<AppState>) -> Json<Purged> {
     state.feed.purge();
+    state.media.purge();
     tracing::info!("admin: caches purged");
     Json(Purged { status: "purged" })
 }

@@ -5,6 +5,7 @@
 pub mod admin;
 pub mod feed;
 pub mod health;
+pub mod media;
 pub mod ops;
 pub mod token;
 
@@ -25,6 +26,7 @@ use crate::app::AppState;
     ),
     tags(
         (name = "feed", description = "The cached Instagram feed"),
+        (name = "media", description = "The feed's images and videos, proxied and cached"),
         (name = "token", description = "The access token's public status"),
         (name = "admin", description = "Token management and cache purge (bearer admin key)"),
         (name = "operations", description = "Health, readiness, metrics and this document"),
@@ -83,6 +85,8 @@ fn admin_routes() -> OpenApiRouter<AppState> {
 fn public_routes() -> OpenApiRouter<AppState> {
     OpenApiRouter::with_openapi(ApiDoc::openapi())
         .routes(routes!(token::get_token))
+        .routes(routes!(media::get_media))
+        .routes(routes!(media::get_thumbnail))
         .routes(routes!(feed::get_feed))
         .routes(routes!(health::healthz))
         .routes(routes!(health::readyz))

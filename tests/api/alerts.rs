@@ -75,6 +75,7 @@ fn tuning() -> Tuning {
             retry_base: Duration::from_millis(50),
         },
         refresh_backoff: Duration::from_millis(100),
+        ..Tuning::default()
     }
 }
 

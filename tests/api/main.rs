@@ -13,6 +13,7 @@ mod binary;
 mod feed;
 mod health;
 mod helpers;
+mod media;
 mod ops;
 mod props;
 mod resilience;

@@ -1,0 +1,191 @@
+//! `GET /media/{id}` and `GET /media/{id}/thumbnail`: the feed's images and
+//! videos from this origin, embeddable anywhere.
+
+use axum::body::Body;
+use axum::extract::{Path, State};
+use axum::http::{HeaderMap, HeaderName, HeaderValue, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+
+use crate::app::AppState;
+use crate::error::{ApiError, Problem};
+use crate::http::{ByteRange, parse_range};
+use crate::media::{Cached, Fetched, MediaError, MediaKey};
+
+/// Media ids are stable, so browsers and CDNs may keep the bytes.
+const CACHE_CONTROL: &str = "public, max-age=604800, stale-while-revalidate=86400";
+const CORP: HeaderName = HeaderName::from_static("cross-origin-resource-policy");
+
+/// A post's or carousel child's image or video.
+#[utoipa::path(get, path = "/media/{id}", tag = "media",
+    params(("id" = String, Path, description = "A media id from /feed (post or carousel child)", pattern = "^[0-9A-Za-z_]{1,64}$")),
+    responses(
+        (status = 200, description = "The bytes (an image or a video)",
+            content((Vec<u8> = "image/*"), (Vec<u8> = "video/*")),
+            headers(("ETag" = String), ("Cache-Control" = String), ("Cross-Origin-Resource-Policy" = String))),
+        (status = 206, description = "The requested byte range", content((Vec<u8> = "image/*"), (Vec<u8> = "video/*"))),
+        (status = 304, description = "Not modified (If-None-Match matched)"),
+        (status = 404, description = "Not a media of the feed", body = Problem, content_type = "application/problem+json"),
+        (status = 416, description = "Range not satisfiable", body = Problem, content_type = "application/problem+json"),
+        (status = 502, description = "The CDN failed and nothing is cached", body = Problem, content_type = "application/problem+json"),
+        (status = 504, description = "The CDN timed out and nothing is cached", body = Problem, content_type = "application/problem+json"),
+    ))]
+pub async fn get_media(
+    State(state): State<AppState>,
+    Path(id): Path<String>,
+    headers: HeaderMap,
+) -> Result<Response, ApiError> {
+    serve(
+        &state,
+        MediaKey {
+            id,
+            thumbnail: false,
+        },
+        &headers,
+    )
+    .await
+}
+
+/// A video's thumbnail image.
+#[utoipa::path(get, path = "/media/{id}/thumbnail", tag = "media",
+    params(("id" = String, Path, description = "A video's id from /feed", pattern = "^[0-9A-Za-z_]{1,64}$")),
+    responses(
+        (status = 200, description = "The thumbnail image", content((Vec<u8> = "image/*")),
+            headers(("ETag" = String), ("Cache-Control" = String), ("Cross-Origin-Resource-Policy" = String))),
+        (status = 206, description = "The requested byte range", content((Vec<u8> = "image/*"))),
+        (status = 304, description = "Not modified (If-None-Match matched)"),
+        (status = 404, description = "Not a video of the feed", body = Problem, content_type = "application/problem+json"),
+        (status = 416, description = "Range not satisfiable", body = Problem, content_type = "application/problem+json"),
+        (status = 502, description = "The CDN failed and nothing is cached", body = Problem, content_type = "application/problem+json"),
+        (status = 504, description = "The CDN timed out and nothing is cached", body = Problem, content_type = "application/problem+json"),
+    ))]
+pub async fn get_thumbnail(
+    State(state): State<AppState>,
+    Path(id): Path<String>,
+    headers: HeaderMap,
+) -> Result<Response, ApiError> {
+    serve(
+        &state,
+        MediaKey {
+            id,
+            thumbnail: true,
+        },
+        &headers,
+    )
+    .await
+}
+
+async fn serve(state: &AppState, key: MediaKey, req: &HeaderMap) -> Result<Response, ApiError> {
+    let valid = !key.id.is_empty()
+        && key.id.len() <= 64
+        && key
+            .id
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b == b'_');
+    if !valid {
+        return Err(ApiError::NotFound("no such media".into()));
+    }
+    let range = req.get(header::RANGE).and_then(|v| v.to_str().ok());
+    match state.media.get(&key, range).await {
+        Ok(Fetched::Cached(c)) => Ok(cached(&c, req)),
+        Ok(Fetched::Stream(res)) => Ok(streamed(res)),
+        Err(MediaError::NotFound) => Err(ApiError::NotFound("no such media in the feed".into())),
+        Err(MediaError::Timeout) => Err(Problem::typed(
+            StatusCode::GATEWAY_TIMEOUT,
+            "urn:igfeed:cdn-timeout",
+            "the Instagram CDN did not answer in time",
+        )
+        .into()),
+        Err(e) => {
+            tracing::warn!(id = %key.id, error = %e, "media unavailable");
+            Err(Problem::typed(
+                StatusCode::BAD_GATEWAY,
+                "urn:igfeed:cdn-failed",
+                format!("the media could not be fetched: {e}"),
+            )
+            .into())
+        }
+    }
+}
+
+fn common_headers(h: &mut HeaderMap) {
+    h.insert(
+        header::CACHE_CONTROL,
+        HeaderValue::from_static(CACHE_CONTROL),
+    );
+    h.insert(CORP, HeaderValue::from_static("cross-origin"));
+    h.insert(header::ACCEPT_RANGES, HeaderValue::from_static("bytes"));
+}
+
+fn cached(c: &Cached, req: &HeaderMap) -> Response {
+    let mut h = HeaderMap::new();
+    common_headers(&mut h);
+    if let Ok(v) = HeaderValue::from_str(&c.etag) {
+        h.insert(header::ETAG, v);
+    }
+    let digest = c.etag.trim_matches('"');
+    if crate::http::etag_matches(req, digest) {
+        return (StatusCode::NOT_MODIFIED, h).into_response();
+    }
+    if let Ok(v) = HeaderValue::from_str(&c.content_type) {
+        h.insert(header::CONTENT_TYPE, v);
+    }
+    let total = c.bytes.len() as u64;
+    // If-Range: only honour the range for the same version.
+    let if_range_ok = req
+        .get(header::IF_RANGE)
+        .and_then(|v| v.to_str().ok())
+        .is_none_or(|v| v.trim() == c.etag);
+    let range = req
+        .get(header::RANGE)
+        .and_then(|v| v.to_str().ok())
+        .filter(|_| if_range_ok)
+        .map_or(ByteRange::Whole, |r| parse_range(r, total));
+    match range {
+        ByteRange::Whole => (StatusCode::OK, h, c.bytes.clone()).into_response(),
+        ByteRange::Part(start, end) => {
+            if let Ok(v) = HeaderValue::from_str(&format!("bytes {start}-{end}/{total}")) {
+                h.insert(header::CONTENT_RANGE, v);
+            }
+            let part = c.bytes.slice(start as usize..=end as usize);
+            (StatusCode::PARTIAL_CONTENT, h, part).into_response()
+        }
+        ByteRange::Unsatisfiable => {
+            let mut res = Problem::new(
+                StatusCode::RANGE_NOT_SATISFIABLE,
+                format!("the range is outside the {total} bytes of this media"),
+            )
+            .into_response();
+            if let Ok(v) = HeaderValue::from_str(&format!("bytes */{total}")) {
+                res.headers_mut().insert(header::CONTENT_RANGE, v);
+            }
+            res
+        }
+    }
+}
+
+/// A large object streamed through: the CDN's status (200/206/416) and
+/// range headers, this service's caching and embedding headers.
+fn streamed(res: reqwest::Response) -> Response {
+    let status = StatusCode::from_u16(res.status().as_u16()).unwrap_or(StatusCode::OK);
+    let mut h = HeaderMap::new();
+    common_headers(&mut h);
+    for name in [
+        header::CONTENT_TYPE,
+        header::CONTENT_LENGTH,
+        header::CONTENT_RANGE,
+    ] {
+        if let Some(v) = res.headers().get(name.as_str())
+            && let Ok(v) = HeaderValue::from_bytes(v.as_bytes())
+        {
+            h.insert(name, v);
+        }
+    }
+    if status == StatusCode::RANGE_NOT_SATISFIABLE {
+        let mut p = Problem::new(status, "the range is outside this media").into_response();
+        if let Some(v) = h.get(header::CONTENT_RANGE).cloned() {
+            p.headers_mut().insert(header::CONTENT_RANGE, v);
+        }
+        return p;
+    }
+    (status, h, Body::from_stream(res.bytes_stream())).into_response()
+}
