@@ -9,6 +9,7 @@
 //! - [`media`]: the media proxy and its byte-bounded cache.
 //! - [`token`]: the access token: durable store, status, background refresher.
 //! - [`alerts`]: webhook alerts when only a person can help.
+//! - [`demo`]: `--demo`: the service against an embedded sample account.
 //! - [`fake`]: a fake Instagram (Graph API + CDN) for tests and `--demo`.
 //! - [`error`], [`http`]: problem+json errors and HTTP helpers.
 //! - [`fsutil`]: atomic, durable file writes.
@@ -19,6 +20,7 @@
 pub mod alerts;
 pub mod app;
 pub mod config;
+pub mod demo;
 pub mod error;
 pub mod fake;
 pub mod feed;

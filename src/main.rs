@@ -24,7 +24,20 @@ async fn main() -> ExitCode {
     }
     igfeed::telemetry::init(cli.config.log_format);
     let shutdown = shutdown_signal();
-    let app = match App::build(cli.config).await {
+    let mut config = cli.config;
+    // In demo mode the fake Instagram lives as long as the service.
+    let _demo = if config.demo {
+        match igfeed::demo::start(&mut config).await {
+            Ok(fake) => Some(fake),
+            Err(e) => {
+                eprintln!("igfeed: demo mode could not start its fake Instagram: {e}");
+                return ExitCode::FAILURE;
+            }
+        }
+    } else {
+        None
+    };
+    let app = match App::build(config).await {
         Ok(app) => app,
         Err(err) => {
             eprintln!("igfeed: {err}");

@@ -38,6 +38,15 @@ fn content_type(media_type: &str) -> (&'static str, &'static str) {
     }
 }
 
+/// The content type of real image bytes (the demo's PNGs), else `default`.
+fn sniff(bytes: &[u8], default: &'static str) -> &'static str {
+    if bytes.starts_with(b"\x89PNG") {
+        "image/png"
+    } else {
+        default
+    }
+}
+
 /// Deterministic bytes that start like a JPEG (or MP4) file.
 pub fn fake_bytes(seed: &str, len: usize, media_type: &str) -> Bytes {
     let mut out = Vec::with_capacity(len);
@@ -133,7 +142,7 @@ impl FakeMedia {
 
     pub(super) fn register_assets(&self, assets: &mut HashMap<String, (&'static str, Bytes)>) {
         for (name, ct, bytes) in self.assets() {
-            assets.insert(name, (ct, bytes));
+            assets.insert(name, (sniff(&bytes, ct), bytes));
         }
     }
 

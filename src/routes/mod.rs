@@ -3,6 +3,7 @@
 //! Each handler lives in the file of its resource.
 
 pub mod admin;
+pub mod demo;
 pub mod feed;
 pub mod health;
 pub mod media;
@@ -29,6 +30,7 @@ use crate::app::AppState;
         (name = "media", description = "The feed's images and videos, proxied and cached"),
         (name = "token", description = "The access token's public status"),
         (name = "admin", description = "Token management and cache purge (bearer admin key)"),
+        (name = "demo", description = "The example page (demo mode)"),
         (name = "operations", description = "Health, readiness, metrics and this document"),
     ),
     modifiers(&AdminKey)
@@ -85,6 +87,7 @@ fn admin_routes() -> OpenApiRouter<AppState> {
 fn public_routes() -> OpenApiRouter<AppState> {
     OpenApiRouter::with_openapi(ApiDoc::openapi())
         .routes(routes!(token::get_token))
+        .routes(routes!(demo::demo_page))
         .routes(routes!(media::get_media))
         .routes(routes!(media::get_thumbnail))
         .routes(routes!(feed::get_feed))

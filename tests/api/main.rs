@@ -10,6 +10,7 @@ mod admin;
 mod alerts;
 mod bad_input;
 mod binary;
+mod demo;
 mod feed;
 mod health;
 mod helpers;

@@ -1,0 +1,64 @@
+#!/usr/bin/env bash
+# Renders examples/feed.html in headless Chromium from a *different origin*
+# than igfeed (--demo) and checks that every image really rendered
+# (naturalWidth > 0): proof that CORS and Cross-Origin-Resource-Policy are
+# right. Installs Debian's chromium when missing. Loopback only.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+if ! command -v chromium >/dev/null 2>&1; then
+  echo "installing chromium (Debian package)"
+  apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null
+fi
+
+cargo build --locked --quiet
+WORK=$(mktemp -d)
+PIDS=()
+cleanup() {
+  for p in "${PIDS[@]}"; do kill "$p" 2>/dev/null || true; done
+  wait 2>/dev/null || true
+  rm -rf "$WORK"
+}
+trap cleanup EXIT
+free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
+
+API_PORT=$(free_port)
+PAGE_PORT=$(free_port)
+IGFEED_LISTEN="127.0.0.1:$API_PORT" IGFEED_DATA_DIR="$WORK/data" RUST_LOG=warn \
+  target/debug/igfeed --demo >"$WORK/igfeed.log" 2>&1 &
+PIDS+=($!)
+mkdir -p "$WORK/site" && cp examples/feed.html "$WORK/site/"
+python3 -m http.server "$PAGE_PORT" --bind 127.0.0.1 --directory "$WORK/site" >/dev/null 2>&1 &
+PIDS+=($!)
+for _ in $(seq 100); do curl -fs "http://127.0.0.1:$API_PORT/readyz" >/dev/null 2>&1 && break; sleep 0.1; done
+
+# The page's origin is localhost:PAGE_PORT, the API's 127.0.0.1:API_PORT.
+EXPECTED=$(curl -fs "http://127.0.0.1:$API_PORT/feed" | python3 -c '
+import json, sys
+feed = json.load(sys.stdin)
+n = 0
+for p in feed["data"]:
+    cover = (p["thumbnail_url"] or p["media_url"]) if p["media_type"] == "VIDEO" else p["media_url"]
+    n += 1 if cover else 0
+    for c in p.get("children") or []:
+        n += 1 if ((c["thumbnail_url"] or c["media_url"]) if c["media_type"] == "VIDEO" else c["media_url"]) else 0
+print(n)')
+URL="http://localhost:$PAGE_PORT/feed.html?feed=http://127.0.0.1:$API_PORT/feed"
+echo "loading $URL in headless chromium (expecting $EXPECTED images)"
+timeout 120 chromium --headless --no-sandbox --disable-gpu --disable-quic --no-first-run \
+  --disable-background-networking --disable-component-update --disable-sync \
+  --user-data-dir="$WORK/profile" --virtual-time-budget=20000 --dump-dom "$URL" \
+  2>"$WORK/chromium.err" >"$WORK/dom.html" || true
+BODY=$(grep -o '<body[^>]*>' "$WORK/dom.html" || true)
+echo "rendered: $BODY"
+python3 - "$EXPECTED" "$BODY" <<'PY'
+import re, sys
+expected, body = int(sys.argv[1]), sys.argv[2]
+attrs = dict(re.findall(r'data-([a-z]+)="([^"]*)"', body))
+loaded, failed = int(attrs.get("loaded", 0)), int(attrs.get("failed", -1))
+ok = attrs.get("done") == "true" and failed == 0 and loaded == expected and expected > 0 and "error" not in attrs
+print(f"browser: {loaded} images rendered (naturalWidth > 0), {failed} failed, {expected} expected")
+print("1 passed, 0 failed" if ok else "0 passed, 1 failed")
+sys.exit(0 if ok else 1)
+PY
