@@ -85,6 +85,9 @@ pub struct FakeOptions {
     pub refresh_min_age: Duration,
     /// Whether a refresh returns a new string and invalidates the old one.
     pub rotate_on_refresh: bool,
+    /// How long a rotated-out token keeps working (zero: it dies at once,
+    /// which INSTAGRAM.md says to assume).
+    pub rotation_grace: Duration,
     /// How long signed CDN URLs stay valid.
     pub url_lifetime: Duration,
 }
@@ -98,6 +101,7 @@ impl Default for FakeOptions {
             token_lifetime: Duration::from_secs(60 * 24 * 3600),
             refresh_min_age: Duration::ZERO,
             rotate_on_refresh: true,
+            rotation_grace: Duration::ZERO,
             url_lifetime: Duration::from_secs(3 * 24 * 3600),
         }
     }
@@ -579,7 +583,15 @@ fn refresh(shared: &Shared, query: &HashMap<String, String>) -> Response {
     }
     let lifetime = inner.opts.token_lifetime;
     let new = if inner.opts.rotate_on_refresh {
-        inner.tokens.remove(&token);
+        let grace = inner.opts.rotation_grace;
+        if grace.is_zero() {
+            inner.tokens.remove(&token);
+        } else if let Some(old) = inner.tokens.get_mut(&token) {
+            let age = SystemTime::now()
+                .duration_since(old.issued)
+                .unwrap_or_default();
+            old.lifetime = old.lifetime.min(age + grace);
+        }
         inner.new_token(SystemTime::now(), lifetime)
     } else {
         inner.tokens.insert(

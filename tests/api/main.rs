@@ -10,6 +10,7 @@ mod admin;
 mod alerts;
 mod bad_input;
 mod binary;
+mod crash;
 mod demo;
 mod feed;
 mod health;

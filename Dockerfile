@@ -1,0 +1,29 @@
+# igfeed: a small, static-ish image. Build: docker build -t igfeed .
+# Stage 1 compiles with the official Rust image; stage 2 is distroless
+# (glibc + CA certificates, no shell), running as the non-root user 65532.
+
+FROM docker.io/library/rust:1.95-slim-bookworm AS builder
+WORKDIR /src
+# Dependencies first: this layer is reused until Cargo.toml/Cargo.lock change.
+COPY Cargo.toml Cargo.lock ./
+RUN mkdir -p src && echo 'fn main() {}' > src/main.rs && touch src/lib.rs \
+ && cargo build --release --locked \
+ && rm -rf src target/release/.fingerprint/igfeed-* target/release/deps/igfeed-* target/release/deps/libigfeed-*
+COPY src src
+COPY examples examples
+RUN cargo build --release --locked \
+ && mkdir -p /out/data \
+ && cp target/release/igfeed /out/igfeed
+
+FROM gcr.io/distroless/cc-debian12:nonroot
+COPY --from=builder /out/igfeed /usr/local/bin/igfeed
+# An empty, writable /data for the token state and the last good feed.
+COPY --from=builder --chown=65532:65532 /out/data /data
+ENV IGFEED_LISTEN=0.0.0.0:8080 \
+    IGFEED_DATA_DIR=/data
+VOLUME ["/data"]
+EXPOSE 8080
+USER 65532:65532
+HEALTHCHECK --interval=30s --timeout=5s --start-period=10s --retries=3 \
+  CMD ["/usr/local/bin/igfeed", "healthcheck"]
+ENTRYPOINT ["/usr/local/bin/igfeed"]
