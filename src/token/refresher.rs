@@ -170,6 +170,34 @@ pub async fn run(
 mod tests {
     use super::*;
 
+    /// With tokio's clock paused, the loop sleeps until the refresh is due
+    /// (no call is made: the Graph URL is unroutable) and stops at once on
+    /// shutdown.
+    #[tokio::test(start_paused = true)]
+    async fn the_loop_waits_for_the_due_time_and_stops_on_shutdown() {
+        let tokens = Arc::new(TokenManager::in_memory(Some(crate::config::Secret::new(
+            "t",
+        ))));
+        let graph = GraphClient::new(
+            "http://127.0.0.1:9".parse().unwrap(),
+            "v25.0",
+            Duration::from_secs(1),
+        )
+        .unwrap();
+        let (stop, stopped) = watch::channel(false);
+        let task = tokio::spawn(run(tokens.clone(), graph, BACKOFF_BASE, stopped));
+        // Days pass on tokio's clock; the token is not due for a week.
+        tokio::time::advance(Duration::from_secs(3 * 24 * 3600)).await;
+        tokio::task::yield_now().await;
+        assert!(!task.is_finished());
+        assert_eq!(tokens.refresh_failures(), 0, "no refresh was attempted");
+        stop.send(true).unwrap();
+        tokio::time::timeout(Duration::from_secs(1), task)
+            .await
+            .expect("stops promptly")
+            .unwrap();
+    }
+
     #[test]
     fn backoff_grows_and_respects_the_expiry() {
         let now = SystemTime::UNIX_EPOCH + Duration::from_secs(1_000_000);

@@ -116,3 +116,34 @@ fn json_logs_and_graceful_shutdown_on_sigterm() {
     let rest: Vec<String> = lines.map_while(Result::ok).collect();
     assert!(rest.iter().any(|l| l.contains("SIGTERM")), "{rest:?}");
 }
+
+#[tokio::test]
+async fn healthcheck_subcommand_reports_the_local_service() {
+    let app = crate::helpers::spawn_app().await;
+    let check = |listen: String| {
+        tokio::task::spawn_blocking(move || {
+            igfeed(&[("IGFEED_LISTEN", listen.as_str())])
+                .arg("healthcheck")
+                .output()
+                .unwrap()
+        })
+    };
+    let out = check(app.addr.to_string()).await.unwrap();
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    // 0.0.0.0 is asked on loopback, as in the container.
+    let out = check(format!("0.0.0.0:{}", app.addr.port())).await.unwrap();
+    assert_eq!(out.status.code(), Some(0));
+    // Nothing listening: failure.
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let out = check(format!("127.0.0.1:{port}")).await.unwrap();
+    assert_eq!(out.status.code(), Some(1));
+}
