@@ -14,6 +14,9 @@ COPY examples examples
 RUN cargo build --release --locked \
  && mkdir -p /out/data \
  && cp target/release/igfeed /out/igfeed
+# Lets a build script find (and remove) the builder stage it made.
+ARG BUILD_ID=local
+LABEL org.igfeed.build=$BUILD_ID
 
 FROM gcr.io/distroless/cc-debian12:nonroot
 COPY --from=builder /out/igfeed /usr/local/bin/igfeed

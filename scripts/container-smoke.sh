@@ -29,6 +29,7 @@ cleanup() {
     IGFEED_PORT=0 "$COMPOSE" -p "$PROJECT" -f "$ROOT/docker-compose.yml" -f "$WORK/override.yml" down -v >/dev/null 2>&1
   fi
   podman rmi -f "$TAG" >/dev/null 2>&1
+  podman image prune -f --filter "label=org.igfeed.build=smoke-$ID" >/dev/null 2>&1
   rm -rf "$WORK"
 }
 trap cleanup EXIT
@@ -56,7 +57,7 @@ feed_ok() {  # feed_ok PORT: a non-stale feed of 25 posts whose first media is s
 
 echo "==> podman build"
 start=$SECONDS
-podman build --format docker --pull=never --network=host -t "$TAG" . >"$WORK/build.log" 2>&1 || { tail -40 "$WORK/build.log"; exit 1; }
+podman build --format docker --pull=never --network=host --build-arg "BUILD_ID=smoke-$ID" -t "$TAG" . >"$WORK/build.log" 2>&1 || { tail -40 "$WORK/build.log"; exit 1; }
 echo "built $TAG in $((SECONDS - start))s; image size: $(podman image inspect -f '{{.Size}}' "$TAG" | awk '{printf "%.1f MB", $1/1e6}')"
 
 echo "==> podman run (demo mode)"
