@@ -60,7 +60,7 @@ start_igfeed burst "$P"
 echo "idle RSS (started, nothing served): $(rss_mb "$LAST_PID") MB" | tee "$WORK/idle"
 IDLE_RSS=$(rss_mb "$LAST_PID")
 for i in $(seq 1000); do echo "url = \"http://127.0.0.1:$P/feed\""; echo "output = \"/dev/null\""; done >"$WORK/burst.cfg"
-curl -s --parallel --parallel-immediate --parallel-max 1000 -K "$WORK/burst.cfg" -w '%{http_code}\n' >"$WORK/burst.codes"
+curl -s --no-progress-meter --parallel --parallel-immediate --parallel-max 1000 -K "$WORK/burst.cfg" -w '%{http_code}\n' >"$WORK/burst.codes"
 OK=$(grep -c '^200$' "$WORK/burst.codes" || true)
 WALKS=$(curl -fs "http://127.0.0.1:$P/metrics" | awk -F' ' '/^igfeed_feed_cache_lookups_total\{result="miss"\}/ {print $2}')
 PAGES=$(curl -fs "http://127.0.0.1:$P/metrics" | awk -F' ' '/^igfeed_upstream_requests_total\{call="media",outcome="ok"/ {print $2}')
@@ -102,14 +102,18 @@ echo "feed body: $(stat -c %s "$WORK/www/feed.json") bytes ($(stat -c %s "$WORK/
 run_wrk() {  # run_wrk URL [header] -> "rps p50ms p99ms"
   local out
   if [[ -n ${2:-} ]]; then out=$(wrk -t2 -c$CONNS -d${DUR}s --latency -H "$2" "$1"); else out=$(wrk -t2 -c$CONNS -d${DUR}s --latency "$1"); fi
+  echo "$out" >>"$WORK/wrk.raw"
   echo "$out" | python3 -c '
 import re, sys
 t = sys.stdin.read()
 def ms(v):
-    n, u = re.match(r"([\d.]+)(\w+)", v).groups()
-    return float(n) * {"us": 0.001, "ms": 1, "s": 1000}[u]
+    m = re.match(r"([\d.]+)(us|ms|s|m)$", v)
+    if not m:
+        sys.exit(f"cannot read latency {v!r} in:\n{t}")
+    n, u = m.groups()
+    return float(n) * {"us": 0.001, "ms": 1, "s": 1000, "m": 60000}[u]
 rps = float(re.search(r"Requests/sec:\s+([\d.]+)", t).group(1))
-p50 = ms(re.search(r"50%\s+(\S+)", t).group(1)); p99 = ms(re.search(r"99%\s+(\S+)", t).group(1))
+p50 = ms(re.search(r"^\s+50%\s+(\S+)", t, re.M).group(1)); p99 = ms(re.search(r"^\s+99%\s+(\S+)", t, re.M).group(1))
 non2xx = re.search(r"Non-2xx or 3xx responses: (\d+)", t)
 print(f"{rps:.0f} {p50:.2f} {p99:.2f} {non2xx.group(1) if non2xx else 0}")'
 }

@@ -290,11 +290,23 @@ fn request_span(req: &axum::http::Request<axum::body::Body>) -> tracing::Span {
     tracing::info_span!("request", method = %req.method(), route = %route_of(req), request_id)
 }
 
-fn route_of<B>(req: &axum::http::Request<B>) -> String {
-    req.extensions()
-        .get::<MatchedPath>()
-        .map(|p| p.as_str().to_string())
-        .unwrap_or_else(|| "unmatched".to_string())
+fn route_of<B>(req: &axum::http::Request<B>) -> MatchedRoute {
+    MatchedRoute(req.extensions().get::<MatchedPath>().cloned())
+}
+
+/// A route template for logs and labels (`unmatched` without a route).
+struct MatchedRoute(Option<MatchedPath>);
+
+impl MatchedRoute {
+    fn as_str(&self) -> &str {
+        self.0.as_ref().map_or("unmatched", MatchedPath::as_str)
+    }
+}
+
+impl std::fmt::Display for MatchedRoute {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
 }
 
 /// Logs each request once at INFO (route template, status, latency) and
@@ -310,8 +322,8 @@ async fn observe(
     let res = next.run(req).await;
     let elapsed = started.elapsed();
     let status = res.status().as_u16();
-    tracing::info!(%method, route, status, latency_ms = elapsed.as_secs_f64() * 1000.0, "request served");
-    metrics.http(&route, method.as_str(), status, elapsed);
+    tracing::info!(%method, route = route.as_str(), status, latency_ms = elapsed.as_secs_f64() * 1000.0, "request served");
+    metrics.http(route.as_str(), method.as_str(), status, elapsed);
     res
 }
 

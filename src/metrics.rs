@@ -19,14 +19,14 @@ pub const CONTENT_TYPE: &str = "application/openmetrics-text; version=1.0.0; cha
 
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
 pub struct RequestLabels {
-    pub route: String,
-    pub method: String,
+    pub route: &'static str,
+    pub method: &'static str,
     pub status: u16,
 }
 
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
 pub struct RouteLabels {
-    pub route: String,
+    pub route: &'static str,
 }
 
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
@@ -199,17 +199,18 @@ impl Metrics {
 
     /// Records one HTTP request.
     pub fn http(&self, route: &str, method: &str, status: u16, elapsed: Duration) {
+        // Labels are interned: no allocation per request.
+        let route = intern(route);
+        let method = method_label(method);
         self.requests
             .get_or_create(&RequestLabels {
-                route: route.to_string(),
-                method: method.to_string(),
+                route,
+                method,
                 status,
             })
             .inc();
         self.latency
-            .get_or_create(&RouteLabels {
-                route: route.to_string(),
-            })
+            .get_or_create(&RouteLabels { route })
             .observe(elapsed.as_secs_f64());
     }
 
@@ -255,5 +256,37 @@ fn code_label(code: Option<i64>) -> &'static str {
         Some(80002) => "80002",
         Some(200..=299) => "200-299",
         Some(_) => "other",
+    }
+}
+
+/// A `'static` copy of a route template. The set is bounded (the route
+/// table's templates and `unmatched`), so each is leaked once.
+fn intern(route: &str) -> &'static str {
+    use std::collections::HashSet;
+    use std::sync::{OnceLock, RwLock};
+    static ROUTES: OnceLock<RwLock<HashSet<&'static str>>> = OnceLock::new();
+    let set = ROUTES.get_or_init(Default::default);
+    if let Some(r) = set.read().unwrap_or_else(|e| e.into_inner()).get(route) {
+        return r;
+    }
+    let mut set = set.write().unwrap_or_else(|e| e.into_inner());
+    if let Some(r) = set.get(route) {
+        return r;
+    }
+    let leaked: &'static str = Box::leak(route.to_string().into_boxed_str());
+    set.insert(leaked);
+    leaked
+}
+
+fn method_label(method: &str) -> &'static str {
+    match method {
+        "GET" => "GET",
+        "HEAD" => "HEAD",
+        "POST" => "POST",
+        "PUT" => "PUT",
+        "DELETE" => "DELETE",
+        "OPTIONS" => "OPTIONS",
+        "PATCH" => "PATCH",
+        _ => "other",
     }
 }

@@ -127,6 +127,15 @@ impl FeedService {
 
     /// The feed to serve: cached, freshly fetched, or the last good one.
     pub async fn current(&self) -> Result<Arc<Current>, FeedUnavailable> {
+        // The hot path: a plain lookup, cheaper than the entry API.
+        if let Some(cur) = self.current.get(&()).await {
+            if let Some(m) = &self.metrics {
+                m.feed_cache
+                    .get_or_create(&ResultLabels { result: "hit" })
+                    .inc();
+            }
+            return Ok(cur);
+        }
         let entry = self
             .current
             .entry(())
@@ -146,7 +155,7 @@ impl FeedService {
         self.rendered
             .get_with(key, async {
                 let doc = render::response(&cur.snapshot, cur.stale, base, filter);
-                Arc::new(Rendered::new(&doc, cur.snapshot.fetched_at))
+                Arc::new(Rendered::new(&doc, cur.snapshot.fetched_at, self.ttl))
             })
             .await
     }

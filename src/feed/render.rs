@@ -3,7 +3,9 @@
 
 use std::io::Write;
 use std::sync::OnceLock;
-use std::time::SystemTime;
+use std::time::{Duration, SystemTime};
+
+use axum::http::HeaderValue;
 
 use bytes::Bytes;
 use serde::Serialize;
@@ -129,16 +131,36 @@ pub struct Rendered {
     pub digest: String,
     pub last_modified: SystemTime,
     pub stale: bool,
+    /// Response headers, formatted once: ETags (identity, gzip, br),
+    /// `Last-Modified`, `Cache-Control`.
+    pub etags: [HeaderValue; 3],
+    pub last_modified_header: HeaderValue,
+    pub cache_control: HeaderValue,
     gzip: OnceLock<Bytes>,
     br: OnceLock<Bytes>,
 }
 
 impl Rendered {
-    pub fn new(doc: &FeedResponse, last_modified: SystemTime) -> Self {
+    /// Renders `doc`; `ttl` sets `Cache-Control` (shorter for a stale feed).
+    pub fn new(doc: &FeedResponse, last_modified: SystemTime, ttl: Duration) -> Self {
         let body = Bytes::from(serde_json::to_vec(doc).expect("feed serializes"));
         let digest = Sha256::digest(&body);
-        let digest = digest[..16].iter().map(|b| format!("{b:02x}")).collect();
+        let digest: String = digest[..16].iter().map(|b| format!("{b:02x}")).collect();
+        let header = |s: String| HeaderValue::from_str(&s).expect("ASCII header value");
+        let ttl = ttl.as_secs();
+        let cache_control = if doc.stale {
+            format!("public, max-age={}", ttl.min(super::STALE_RETRY.as_secs()))
+        } else {
+            format!("public, max-age={ttl}, stale-while-revalidate={ttl}, stale-if-error=86400")
+        };
         Self {
+            etags: [
+                header(format!("\"{digest}\"")),
+                header(format!("\"{digest}-gz\"")),
+                header(format!("\"{digest}-br\"")),
+            ],
+            last_modified_header: header(httpdate::fmt_http_date(last_modified)),
+            cache_control: header(cache_control),
             body,
             digest,
             last_modified,

@@ -144,8 +144,9 @@ impl MediaService {
         })
     }
 
-    /// Bytes held by the cache now.
-    pub fn cached_bytes(&self) -> u64 {
+    /// Bytes held by the cache now (after moka's pending bookkeeping).
+    pub async fn cached_bytes(&self) -> u64 {
+        self.cache.run_pending_tasks().await;
         self.cache.weighted_size()
     }
 

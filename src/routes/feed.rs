@@ -44,41 +44,21 @@ pub async fn get_feed(
         )
     })?;
     let rendered = state.feed.rendered(&current, &base, &filter).await;
-    Ok(respond(&rendered, &headers, state.feed.ttl().as_secs()))
+    Ok(respond(&rendered, &headers))
 }
 
-fn respond(r: &Rendered, req: &HeaderMap, ttl_secs: u64) -> Response {
+fn respond(r: &Rendered, req: &HeaderMap) -> Response {
     let encoding = http::negotiate(req);
     let etag = match encoding {
-        Encoding::Identity => format!("\"{}\"", r.digest),
-        Encoding::Gzip => format!("\"{}-gz\"", r.digest),
-        Encoding::Brotli => format!("\"{}-br\"", r.digest),
+        Encoding::Identity => &r.etags[0],
+        Encoding::Gzip => &r.etags[1],
+        Encoding::Brotli => &r.etags[2],
     };
-    let cache_control = if r.stale {
-        format!(
-            "public, max-age={}",
-            ttl_secs.min(crate::feed::STALE_RETRY.as_secs())
-        )
-    } else {
-        format!(
-            "public, max-age={ttl_secs}, stale-while-revalidate={ttl_secs}, stale-if-error=86400"
-        )
-    };
-    let mut headers = HeaderMap::new();
-    let set = |h: &mut HeaderMap, name, value: &str| {
-        if let Ok(v) = HeaderValue::from_str(value) {
-            h.insert(name, v);
-        }
-    };
-    set(&mut headers, header::ETAG, &etag);
-    set(&mut headers, header::CACHE_CONTROL, &cache_control);
-    set(
-        &mut headers,
-        header::LAST_MODIFIED,
-        &httpdate::fmt_http_date(r.last_modified),
-    );
+    let mut headers = HeaderMap::with_capacity(6);
+    headers.insert(header::ETAG, etag.clone());
+    headers.insert(header::CACHE_CONTROL, r.cache_control.clone());
+    headers.insert(header::LAST_MODIFIED, r.last_modified_header.clone());
     headers.insert(header::VARY, HeaderValue::from_static("Accept-Encoding"));
-
     if http::etag_matches(req, &r.digest) {
         return (StatusCode::NOT_MODIFIED, headers).into_response();
     }

@@ -54,6 +54,8 @@ pub async fn metrics(State(state): State<AppState>) -> Response {
     }
     m.token_refresh_failures
         .set(i64::from(state.tokens.refresh_failures()));
+    m.media_bytes
+        .set(i64::try_from(state.media.cached_bytes().await).unwrap_or(i64::MAX));
     let mut res = state.metrics.render().into_response();
     res.headers_mut().insert(
         header::CONTENT_TYPE,

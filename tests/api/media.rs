@@ -338,3 +338,12 @@ async fn cdn_failures_with_nothing_cached_are_502_or_504() {
     app.fake.heal(Route::Cdn);
     assert_eq!(app.get("/media/17800000000000001").await.status(), 200);
 }
+
+#[tokio::test]
+async fn the_cache_reports_its_size() {
+    let app = media_app(FakeOptions::default(), |_| {}).await;
+    app.get_feed().await;
+    app.get("/media/17900000000000001").await;
+    let bytes = app.state.as_ref().unwrap().media.cached_bytes().await;
+    assert!(bytes >= 2048, "{bytes}");
+}

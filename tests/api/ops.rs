@@ -104,6 +104,17 @@ async fn metrics_count_requests_cache_and_upstream_calls() {
     assert_eq!(get("igfeed_feed_stale"), 0.0);
     assert!(get("igfeed_feed_age_seconds") < 60.0);
     assert!(!text.contains("17900000000000001"), "no raw ids in labels");
+    // The media cache's size shows once something is cached.
+    app.get("/media/1790000000000005").await;
+    let text2 = app.get("/metrics").await.text().await.unwrap();
+    assert!(
+        metric(&text2, "igfeed_media_cache_bytes").unwrap() > 0.0,
+        "{text2}"
+    );
+    assert!(
+        metric(&text2, r#"igfeed_media_cache_lookups_total{result="hit"}"#).is_some()
+            || metric(&text2, r#"igfeed_media_cache_lookups_total{result="miss"}"#).is_some()
+    );
 
     // Instagram's error code shows, and the stale flag follows.
     app.fake.fail_always(
