@@ -30,9 +30,27 @@ use crate::graph::GraphClient;
 use crate::routes;
 use crate::token::{RefreshPolicy, TokenFile, TokenManager};
 
-/// Everything a handler needs: cheap handles, cloned per request.
+/// Everything a handler needs, behind one `Arc`: axum clones the state for
+/// every request, so a clone must be a single reference count.
 #[derive(Clone)]
-pub struct AppState {
+pub struct AppState(Arc<Shared>);
+
+impl std::ops::Deref for AppState {
+    type Target = Shared;
+
+    fn deref(&self) -> &Shared {
+        &self.0
+    }
+}
+
+impl From<Shared> for AppState {
+    fn from(shared: Shared) -> Self {
+        Self(Arc::new(shared))
+    }
+}
+
+/// The service's shared handles; reach them through [`AppState`].
+pub struct Shared {
     /// The settings the service was started with.
     pub config: Arc<Config>,
     /// The cached feed with its last good fallback.
@@ -163,14 +181,14 @@ impl App {
             setting: "IGFEED_MEDIA_HOSTS",
             reason: crate::graph::describe(&e),
         })?;
-        let state = AppState {
+        let state = AppState::from(Shared {
             config: Arc::new(config),
             feed,
             tokens,
             graph,
             metrics,
             media: Arc::new(media),
-        };
+        });
         let router = router(state.clone());
         let addr = state.config.listen;
         let listener = TcpListener::bind(addr)
