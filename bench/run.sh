@@ -23,26 +23,15 @@ ulimit -n 65536 2>/dev/null || true
 echo "building the release binary"
 cargo build --release --locked --quiet
 BIN=$PWD/target/release/igfeed
-WORK=$(mktemp -d)
+stop_nginx() { [[ -f $WORK/nginx.pid ]] && kill "$(cat "$WORK/nginx.pid")" 2>/dev/null; }
+EXTRA_CLEANUP=stop_nginx
+source scripts/lib.sh
 chmod 755 "$WORK"
-PIDS=()
-cleanup() {
-  for p in "${PIDS[@]}"; do kill "$p" 2>/dev/null || true; done
-  [[ -f $WORK/nginx.pid ]] && kill "$(cat "$WORK/nginx.pid")" 2>/dev/null || true
-  wait 2>/dev/null || true
-  rm -rf "$WORK"
-}
-trap cleanup EXIT
-free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
-wait_up() { for _ in $(seq 100); do curl -fs "$1" >/dev/null 2>&1 && return 0; sleep 0.1; done; echo "not up: $1"; exit 1; }
 rss_mb() { awk '/VmRSS/ {printf "%.1f", $2/1024}' "/proc/$1/status"; }
 
 # A fake Instagram with 200 posts of ~150 KB images (videos 4x).
-"$BIN" fake-upstream --posts 200 --image-size 150KB >"$WORK/fake.json" &
-PIDS+=($!)
-for _ in $(seq 100); do [[ -s $WORK/fake.json ]] && break; sleep 0.1; done
-GRAPH=$(python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))["graph_url"])' "$WORK/fake.json")
-TOKEN=$(python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))["token"])' "$WORK/fake.json")
+start_fake_upstream --posts 200 --image-size 150KB
+GRAPH=$GRAPH_URL
 
 start_igfeed() {  # start_igfeed NAME PORT [VAR=VALUE...]
   local name=$1 port=$2; shift 2
@@ -51,7 +40,7 @@ start_igfeed() {  # start_igfeed NAME PORT [VAR=VALUE...]
     IGFEED_DATA_DIR="$WORK/$name" IGFEED_MEDIA_HOSTS=127.0.0.1 RUST_LOG=warn "$@" "$BIN" >"$WORK/$name.log" 2>&1 &
   PIDS+=($!)
   LAST_PID=$!
-  wait_up "http://127.0.0.1:$port/healthz"
+  wait_up "http://127.0.0.1:$port/healthz" || { echo "igfeed ($name) did not start"; exit 1; }
 }
 
 # --- 1. cold burst: 1,000 concurrent /feed on a cold cache -----------------
@@ -95,7 +84,7 @@ http {
 }
 NGINX
 nginx -c "$WORK/nginx.conf" -p "$WORK"
-wait_up "http://127.0.0.1:$NP/feed"
+wait_up "http://127.0.0.1:$NP/feed" || { echo "nginx did not start"; cat "$WORK/nginx.err"; exit 1; }
 NGURL="http://127.0.0.1:$NP"
 echo "feed body: $(stat -c %s "$WORK/www/feed.json") bytes ($(stat -c %s "$WORK/www/feed.json.gz") gzipped); media: $(stat -c %s "$WORK/www/media.jpg") bytes"
 

@@ -13,15 +13,7 @@ if ! command -v chromium >/dev/null 2>&1; then
 fi
 
 cargo build --locked --quiet
-WORK=$(mktemp -d)
-PIDS=()
-cleanup() {
-  for p in "${PIDS[@]}"; do kill "$p" 2>/dev/null || true; done
-  wait 2>/dev/null || true
-  rm -rf "$WORK"
-}
-trap cleanup EXIT
-free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
+source scripts/lib.sh
 
 API_PORT=$(free_port)
 PAGE_PORT=$(free_port)
@@ -31,7 +23,7 @@ PIDS+=($!)
 mkdir -p "$WORK/site" && cp examples/feed.html "$WORK/site/"
 python3 -m http.server "$PAGE_PORT" --bind 127.0.0.1 --directory "$WORK/site" >/dev/null 2>&1 &
 PIDS+=($!)
-for _ in $(seq 100); do curl -fs "http://127.0.0.1:$API_PORT/readyz" >/dev/null 2>&1 && break; sleep 0.1; done
+wait_up "http://127.0.0.1:$API_PORT/readyz" || { echo "igfeed --demo did not start"; cat "$WORK/igfeed.log"; exit 1; }
 
 # The page's origin is localhost:PAGE_PORT, the API's 127.0.0.1:API_PORT.
 EXPECTED=$(curl -fs "http://127.0.0.1:$API_PORT/feed" | python3 -c '

@@ -19,10 +19,7 @@ TAG=localhost/igfeed:smoke-$ID
 NAME=igfeed-smoke-$ID
 VOL=igfeed-smoke-data-$ID
 PROJECT=igfeedsmoke$ID
-WORK=$(mktemp -d)
-free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
-cleanup() {
-  set +e
+smoke_cleanup() {
   podman rm -f "$NAME" >/dev/null 2>&1
   podman volume rm -f "$VOL" >/dev/null 2>&1
   if [[ -f $WORK/override.yml ]]; then
@@ -30,9 +27,9 @@ cleanup() {
   fi
   podman rmi -f "$TAG" >/dev/null 2>&1
   podman image prune -f --filter "label=org.igfeed.build=smoke-$ID" >/dev/null 2>&1
-  rm -rf "$WORK"
 }
-trap cleanup EXIT
+EXTRA_CLEANUP=smoke_cleanup
+source scripts/lib.sh
 
 pass=0
 fail=0
@@ -40,10 +37,7 @@ check() {  # check DESCRIPTION COMMAND...
   local what=$1; shift
   if "$@"; then echo "ok: $what"; pass=$((pass + 1)); else echo "FAILED: $what"; fail=$((fail + 1)); fi
 }
-wait_healthy() {  # wait_healthy PORT
-  for _ in $(seq 150); do curl -fs "http://127.0.0.1:$1/healthz" >/dev/null 2>&1 && return 0; sleep 0.2; done
-  return 1
-}
+wait_healthy() { wait_up "http://127.0.0.1:$1/healthz" 300; }  # wait_healthy PORT
 feed_ok() {  # feed_ok PORT: a non-stale feed of 25 posts whose first media is served as an image
   local feed media
   feed=$(curl -fs "http://127.0.0.1:$1/feed") || return 1
@@ -72,7 +66,7 @@ check "the data volume holds feed.json and token.json (0600)" bash -c "[[ -s $MN
 before=$(python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))["fetched_at"])' "$MNT/feed.json")
 podman restart "$NAME" >/dev/null
 check "the data volume survives a restart" bash -c "[[ \$(python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))[\"fetched_at\"])' $MNT/feed.json) == '$before' ]]"
-check "serves again after the restart" bash -c "$(declare -f wait_healthy feed_ok); WORK=$WORK; wait_healthy $PORT && feed_ok $PORT"
+check "serves again after the restart" bash -c "$(declare -f wait_up wait_healthy feed_ok); WORK=$WORK; wait_healthy $PORT && feed_ok $PORT"
 podman rm -f "$NAME" >/dev/null
 
 echo "==> podman-compose up -d / down"

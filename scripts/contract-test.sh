@@ -15,22 +15,8 @@ fi
 
 cargo build --locked --quiet
 BIN=target/debug/igfeed
-WORK=$(mktemp -d)
-PIDS=()
-cleanup() {
-  for p in "${PIDS[@]}"; do kill "$p" 2>/dev/null || true; done
-  wait 2>/dev/null || true
-  rm -rf "$WORK"
-}
-trap cleanup EXIT
-
-free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
-
-"$BIN" fake-upstream --posts 30 >"$WORK/fake.json" 2>"$WORK/fake.err" &
-PIDS+=($!)
-for _ in $(seq 100); do [[ -s "$WORK/fake.json" ]] && break; sleep 0.1; done
-GRAPH_URL=$(python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))["graph_url"])' "$WORK/fake.json")
-TOKEN=$(python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))["token"])' "$WORK/fake.json")
+source scripts/lib.sh
+start_fake_upstream --posts 30
 PORT=$(free_port)
 ADMIN_KEY="contract-$(python3 -c 'import secrets; print(secrets.token_hex(8))')"
 
@@ -38,11 +24,7 @@ IGFEED_LISTEN="127.0.0.1:$PORT" IGFEED_GRAPH_URL="$GRAPH_URL" IGFEED_ACCESS_TOKE
 IGFEED_ADMIN_KEY="$ADMIN_KEY" IGFEED_DATA_DIR="$WORK/data" IGFEED_MEDIA_HOSTS=127.0.0.1 \
 IGFEED_REFRESH_MIN_AGE=1s RUST_LOG=warn "$BIN" >"$WORK/igfeed.log" 2>&1 &
 PIDS+=($!)
-for _ in $(seq 100); do
-  curl -fs "http://127.0.0.1:$PORT/readyz" >/dev/null 2>&1 && break
-  sleep 0.1
-done
-curl -fs "http://127.0.0.1:$PORT/readyz" >/dev/null
+wait_up "http://127.0.0.1:$PORT/readyz" || { echo "igfeed did not become ready"; cat "$WORK/igfeed.log"; exit 1; }
 
 echo "schemathesis $ST_VERSION against http://127.0.0.1:$PORT"
 status=0
