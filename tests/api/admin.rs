@@ -106,14 +106,7 @@ async fn a_rejected_token_is_422_and_the_current_one_stays() {
 async fn a_good_token_is_stored_before_the_200() {
     let app = with_key().await;
     let fresh = app.fake.issue_token();
-    let res = app
-        .admin(
-            Method::PUT,
-            "/admin/token",
-            Some(ADMIN_KEY),
-            Some(json!({"access_token": fresh})),
-        )
-        .await;
+    let res = app.put_token(&fresh).await;
     assert_eq!(res.status(), 200);
     let stored = std::fs::read_to_string(app.data_dir.path().join("token.json")).unwrap();
     assert!(stored.contains(&fresh));

@@ -12,7 +12,7 @@ use igfeed::app::Tuning;
 use igfeed::config::Secret;
 use igfeed::fake::{FakeOptions, Fault, Route, sample_media};
 use reqwest::Method;
-use serde_json::{Value, json};
+use serde_json::Value;
 
 use crate::helpers::*;
 
@@ -134,14 +134,7 @@ async fn token_invalid_alerts_once_and_recovers_after_put() {
     assert!(alert["time"].is_string() && alert["expires_at"].is_string());
 
     let fresh = app.fake.issue_token();
-    let res = app
-        .admin(
-            Method::PUT,
-            "/admin/token",
-            Some(ADMIN_KEY),
-            Some(json!({"access_token": fresh})),
-        )
-        .await;
+    let res = app.put_token(&fresh).await;
     assert_eq!(res.status(), 200);
     eventually(Duration::from_secs(10), "recovery", || async {
         hook.events()

@@ -45,18 +45,15 @@ fn start_demo() -> Demo {
     }
 }
 
+async fn get_json(client: &reqwest::Client, url: &str) -> serde_json::Value {
+    client.get(url).send().await.unwrap().json().await.unwrap()
+}
+
 #[tokio::test]
 async fn demo_mode_serves_every_kind_of_post_offline() {
     let demo = start_demo();
     let client = reqwest::Client::new();
-    let feed: serde_json::Value = client
-        .get(format!("{}/feed", demo.url))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let feed: serde_json::Value = get_json(&client, &format!("{}/feed", demo.url)).await;
     let data = feed["data"].as_array().unwrap();
     assert_eq!(data.len(), 25);
     assert_eq!(feed["user"]["username"], "igfeed.demo");
@@ -94,14 +91,7 @@ async fn demo_mode_serves_every_kind_of_post_offline() {
     assert_eq!(res.headers()["content-type"], "video/mp4");
     assert_eq!(&res.bytes().await.unwrap()[4..8], b"ftyp");
 
-    let token: serde_json::Value = client
-        .get(format!("{}/token", demo.url))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let token: serde_json::Value = get_json(&client, &format!("{}/token", demo.url)).await;
     assert_eq!(token["status"], "valid");
     let page = client
         .get(format!("{}/demo", demo.url))

@@ -209,6 +209,18 @@ impl TestApp {
         req.send().await.unwrap()
     }
 
+    /// `PUT /admin/token` with `token`, using the right admin key.
+    pub async fn put_token(&self, token: &str) -> reqwest::Response {
+        let body = serde_json::json!({ "access_token": token });
+        self.admin(
+            reqwest::Method::PUT,
+            "/admin/token",
+            Some(ADMIN_KEY),
+            Some(body),
+        )
+        .await
+    }
+
     /// The token igfeed currently uses (through the admin API).
     pub async fn current_token(&self) -> String {
         let res = self

@@ -18,17 +18,10 @@ fn short_lived(lifetime_s: u64) -> FakeOptions {
     }
 }
 
-fn fast_tuning() -> Tuning {
-    Tuning {
-        refresh_backoff: Duration::from_millis(200),
-        ..Tuning::default()
-    }
-}
-
-#[tokio::test]
-async fn refreshes_before_every_expiry_and_the_feed_never_fails() {
-    let app = spawn_app_tuned(
-        short_lived(3),
+/// An app that refreshes every second tokens that live `lifetime_s`.
+async fn refreshing_app(lifetime_s: u64) -> TestApp {
+    spawn_app_tuned(
+        short_lived(lifetime_s),
         sample_media(3),
         |c| {
             c.admin_key = Some(igfeed::config::Secret::new(ADMIN_KEY));
@@ -38,7 +31,19 @@ async fn refreshes_before_every_expiry_and_the_feed_never_fails() {
         },
         fast_tuning(),
     )
-    .await;
+    .await
+}
+
+fn fast_tuning() -> Tuning {
+    Tuning {
+        refresh_backoff: Duration::from_millis(200),
+        ..Tuning::default()
+    }
+}
+
+#[tokio::test]
+async fn refreshes_before_every_expiry_and_the_feed_never_fails() {
+    let app = refreshing_app(3).await;
     let started = Instant::now();
     let mut seen = std::collections::HashSet::new();
     // Tokens live 3s and the old one dies at each refresh: without timely
@@ -81,18 +86,7 @@ async fn refreshes_before_every_expiry_and_the_feed_never_fails() {
 
 #[tokio::test]
 async fn failed_refreshes_keep_the_working_token_and_retry() {
-    let app = spawn_app_tuned(
-        short_lived(8),
-        sample_media(3),
-        |c| {
-            c.admin_key = Some(igfeed::config::Secret::new(ADMIN_KEY));
-            c.refresh_after = Duration::from_secs(1);
-            c.refresh_min_age = Duration::from_millis(500);
-            c.feed_ttl = Duration::from_millis(150);
-        },
-        fast_tuning(),
-    )
-    .await;
+    let app = refreshing_app(8).await;
     let first = app.token.clone();
     app.fake.fail(Route::Refresh, Fault::Status(500), 1);
     app.fake.fail(Route::Refresh, Fault::Hang, 1);
@@ -202,14 +196,7 @@ async fn an_invalid_token_serves_stale_until_a_new_one_is_put() {
     assert_eq!(app.get_feed().await["data"], good["data"]);
     // A person puts a new token: recovered without a restart.
     let fresh = app.fake.issue_token();
-    let res = app
-        .admin(
-            Method::PUT,
-            "/admin/token",
-            Some(ADMIN_KEY),
-            Some(serde_json::json!({"access_token": fresh})),
-        )
-        .await;
+    let res = app.put_token(&fresh).await;
     assert_eq!(res.status(), 200);
     let status: serde_json::Value = res.json().await.unwrap();
     assert_eq!(status["status"], "valid");
