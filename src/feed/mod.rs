@@ -120,6 +120,11 @@ impl FeedService {
         self.ttl
     }
 
+    /// The last good snapshot, if any.
+    pub fn last_good(&self) -> Option<Arc<Snapshot>> {
+        self.last_good.borrow().clone()
+    }
+
     /// Follows the last good snapshot (for the media proxy and readiness).
     pub fn subscribe(&self) -> watch::Receiver<Option<Arc<Snapshot>>> {
         self.last_good.subscribe()

@@ -12,6 +12,7 @@ use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
+use axum::http::HeaderValue;
 use bytes::Bytes;
 use futures_util::StreamExt;
 use moka::future::Cache;
@@ -45,9 +46,10 @@ pub struct MediaKey {
 #[derive(Debug)]
 pub struct Cached {
     pub bytes: Bytes,
-    pub content_type: String,
+    /// Response headers, made once per object.
+    pub content_type: HeaderValue,
     /// Strong ETag (quoted).
-    pub etag: String,
+    pub etag: HeaderValue,
 }
 
 /// Why a media item cannot be served.
@@ -159,10 +161,13 @@ impl MediaService {
     /// The index of the last good feed, fetching the feed once if none
     /// was loaded yet.
     async fn index(&self) -> Option<Arc<MediaIndex>> {
-        if self.feed.subscribe().borrow().is_none() {
-            let _ = self.feed.current().await;
-        }
-        let snapshot = self.feed.subscribe().borrow().clone()?;
+        let snapshot = match self.feed.last_good() {
+            Some(s) => s,
+            None => {
+                let _ = self.feed.current().await;
+                self.feed.last_good()?
+            }
+        };
         Some(self.indexed(&snapshot))
     }
 
@@ -196,7 +201,10 @@ impl MediaService {
     /// once; too-large objects come back as a stream (with `range` passed on).
     pub async fn get(&self, key: &MediaKey, range: Option<&str>) -> Result<Fetched, MediaError> {
         // Known ids only, before anything touches the cache or the CDN.
-        let _ = self.url_of(key).await?;
+        let index = self.index().await.ok_or(MediaError::NotFound)?;
+        if index.url(key).is_none() {
+            return Err(MediaError::NotFound);
+        }
         if let Some(hit) = self.cache.get(key).await {
             self.count("hit");
             return Ok(Fetched::Cached(hit));
@@ -381,8 +389,9 @@ impl MediaService {
             );
             Ok(Arc::new(Cached {
                 bytes: Bytes::from(body),
-                content_type,
-                etag,
+                content_type: HeaderValue::from_str(&content_type)
+                    .unwrap_or(HeaderValue::from_static("application/octet-stream")),
+                etag: HeaderValue::from_str(&etag).expect("hex in quotes"),
             }))
         };
         match tokio::time::timeout(self.timeout, work).await {

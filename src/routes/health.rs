@@ -32,7 +32,7 @@ pub async fn healthz() -> Json<Health> {
         (status = 503, description = "No feed can be served; `detail` says why", body = Problem, content_type = "application/problem+json"),
     ))]
 pub async fn readyz(State(state): State<AppState>) -> Result<Json<Health>, Problem> {
-    if state.feed.subscribe().borrow().is_some() {
+    if state.feed.last_good().is_some() {
         return Ok(Json(Health { status: "ok" }));
     }
     let not_ready = |detail: String| {

@@ -21,7 +21,7 @@ pub async fn metrics(State(state): State<AppState>) -> Response {
             .unwrap_or_default();
         state.metrics.feed_age.set(age.as_secs_f64());
         state.metrics.feed_stale.set(i64::from(current.stale));
-    } else if let Some(last) = state.feed.subscribe().borrow().clone() {
+    } else if let Some(last) = state.feed.last_good() {
         let age = SystemTime::now()
             .duration_since(last.fetched_at)
             .unwrap_or_default();
