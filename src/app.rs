@@ -5,25 +5,20 @@ use std::future::Future;
 use std::net::SocketAddr;
 use std::sync::Arc;
 
-use std::time::{Duration, Instant, SystemTime};
+use std::time::{Duration, SystemTime};
 
 use axum::Router;
-use axum::extract::{DefaultBodyLimit, MatchedPath, State};
-use axum::http::{HeaderName, Method, StatusCode, header};
 use tokio::net::TcpListener;
 use tokio::sync::{mpsc, watch};
 use tokio::task::JoinHandle;
-use tower_http::cors::{AllowOrigin, CorsLayer};
-use tower_http::request_id::{MakeRequestUuid, PropagateRequestIdLayer, SetRequestIdLayer};
-use tower_http::timeout::TimeoutLayer;
-use tower_http::trace::TraceLayer;
 use utoipa_swagger_ui::SwaggerUi;
 
 use crate::media::MediaService;
 use crate::metrics::Metrics;
+use crate::middleware::StackLayer;
 
 use crate::alerts::{AlertSettings, Watchdog};
-use crate::config::{Config, CorsOrigins};
+use crate::config::Config;
 use crate::error;
 use crate::feed::{FeedService, SnapshotFile};
 use crate::graph::GraphClient;
@@ -265,7 +260,8 @@ impl App {
     }
 }
 
-/// The most a request body may be (the only bodies are admin JSON).
+/// The most a request body may be (the only bodies are admin JSON, so
+/// the limit is set on `/admin/*`).
 pub const MAX_BODY_BYTES: usize = 16 * 1024;
 /// The longest a response head may take before the client gets a 504
 /// problem; generous, since a cold feed may walk several pages upstream.
@@ -273,98 +269,20 @@ pub fn request_timeout(upstream: Duration) -> Duration {
     (upstream * 3).max(Duration::from_secs(30))
 }
 
-/// The route table wrapped in the HTTP stack: problem+json errors, request
-/// ids, one INFO log line and metrics per request, timeout, body limit, CORS.
+/// The route table wrapped in the HTTP stack ([`crate::middleware`]):
+/// problem+json errors, request ids, one INFO log line and metrics per
+/// request, timeout, CORS.
 pub fn router(state: AppState) -> Router {
-    let cors = cors_layer(&state.config.cors_origins);
-    let timeout = request_timeout(state.config.upstream_timeout);
-    let metrics = state.metrics.clone();
+    let stack = StackLayer::new(
+        state.metrics.clone(),
+        &state.config.cors_origins,
+        request_timeout(state.config.upstream_timeout),
+    );
     let (routes, _api) = routes::router(state);
-    let x_request_id = HeaderName::from_static("x-request-id");
     routes
         .merge(SwaggerUi::new("/docs").config(utoipa_swagger_ui::Config::new(["/openapi.json"])))
         .fallback(error::not_found)
-        .layer(axum::middleware::map_response(
-            error::problem_for_plain_errors,
-        ))
-        .layer(TimeoutLayer::with_status_code(
-            StatusCode::GATEWAY_TIMEOUT,
-            timeout,
-        ))
-        .layer(DefaultBodyLimit::max(MAX_BODY_BYTES))
-        .layer(axum::middleware::from_fn_with_state(metrics, observe))
-        .layer(cors)
-        .layer(PropagateRequestIdLayer::new(x_request_id.clone()))
-        .layer(TraceLayer::new_for_http().make_span_with(request_span))
-        .layer(SetRequestIdLayer::new(x_request_id, MakeRequestUuid))
-}
-
-fn request_span(req: &axum::http::Request<axum::body::Body>) -> tracing::Span {
-    let request_id = req
-        .headers()
-        .get("x-request-id")
-        .and_then(|v| v.to_str().ok())
-        .unwrap_or("-");
-    tracing::info_span!("request", method = %req.method(), route = %route_of(req), request_id)
-}
-
-fn route_of<B>(req: &axum::http::Request<B>) -> MatchedRoute {
-    MatchedRoute(req.extensions().get::<MatchedPath>().cloned())
-}
-
-/// A route template for logs and labels (`unmatched` without a route).
-struct MatchedRoute(Option<MatchedPath>);
-
-impl MatchedRoute {
-    fn as_str(&self) -> &str {
-        self.0.as_ref().map_or("unmatched", MatchedPath::as_str)
-    }
-}
-
-impl std::fmt::Display for MatchedRoute {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str(self.as_str())
-    }
-}
-
-/// Logs each request once at INFO (route template, status, latency) and
-/// counts it. Raw paths are never labels: they are unbounded.
-async fn observe(
-    State(metrics): State<Metrics>,
-    req: axum::extract::Request,
-    next: axum::middleware::Next,
-) -> axum::response::Response {
-    let route = route_of(&req);
-    let method = req.method().clone();
-    let started = Instant::now();
-    let res = next.run(req).await;
-    let elapsed = started.elapsed();
-    let status = res.status().as_u16();
-    tracing::info!(%method, route = route.as_str(), status, latency_ms = elapsed.as_secs_f64() * 1000.0, "request served");
-    metrics.http(route.as_str(), method.as_str(), status, elapsed);
-    res
-}
-
-fn cors_layer(origins: &CorsOrigins) -> CorsLayer {
-    let allow = match origins {
-        CorsOrigins::Any => AllowOrigin::any(),
-        CorsOrigins::List(list) => AllowOrigin::list(list.iter().filter_map(|o| o.parse().ok())),
-    };
-    CorsLayer::new()
-        .allow_origin(allow)
-        .allow_methods([Method::GET, Method::HEAD])
-        .allow_headers([
-            header::IF_NONE_MATCH,
-            header::RANGE,
-            HeaderName::from_static("x-request-id"),
-        ])
-        .expose_headers([
-            header::ETAG,
-            header::LAST_MODIFIED,
-            header::CONTENT_LENGTH,
-            header::CONTENT_RANGE,
-            header::ACCEPT_RANGES,
-        ])
+        .layer(stack)
 }
 
 /// Resolves on SIGINT or SIGTERM. The handlers are installed when this is

@@ -113,7 +113,7 @@ pub async fn not_found() -> Problem {
 /// Turns plain-text error answers of the framework (405 wrong method, 413
 /// body too large, 408 timeouts …) into problem+json, so clients see one
 /// error format everywhere.
-pub async fn problem_for_plain_errors(res: Response) -> Response {
+pub fn problem_for_plain_errors(res: Response) -> Response {
     let status = res.status();
     if !(status.is_client_error() || status.is_server_error()) {
         return res;

@@ -14,6 +14,7 @@
 //! - [`error`], [`http`]: problem+json errors and HTTP helpers.
 //! - [`fsutil`]: atomic, durable file writes.
 //! - [`metrics`]: Prometheus metrics.
+//! - [`middleware`]: the HTTP stack around every route, in one pass.
 //! - [`server`]: the HTTP server loop (header timeout, limits, drain).
 //! - [`telemetry`]: tracing set-up.
 
@@ -30,6 +31,7 @@ pub mod healthcheck;
 pub mod http;
 pub mod media;
 pub mod metrics;
+pub mod middleware;
 pub mod routes;
 pub mod server;
 pub mod telemetry;

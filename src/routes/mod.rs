@@ -57,10 +57,14 @@ impl Modify for AdminKey {
 
 /// All routes with their OpenAPI document.
 pub fn router(state: AppState) -> (Router, utoipa::openapi::OpenApi) {
-    let admin = admin_routes().route_layer(axum::middleware::from_fn_with_state(
-        state.clone(),
-        admin::require_admin,
-    ));
+    let admin = admin_routes()
+        .route_layer(axum::middleware::from_fn_with_state(
+            state.clone(),
+            admin::require_admin,
+        ))
+        .layer(axum::extract::DefaultBodyLimit::max(
+            crate::app::MAX_BODY_BYTES,
+        ));
     let (router, api) = public_routes().merge(admin).split_for_parts();
     (router.with_state(state), api)
 }

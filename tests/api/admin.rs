@@ -156,7 +156,10 @@ async fn bad_bodies_are_4xx_problems() {
     )
     .await;
     let big = format!("{{\"access_token\": \"{}\"}}", "x".repeat(64 * 1024)).into_bytes();
-    assert_problem(send("application/json", big).await.unwrap(), 413).await;
+    let res = send("application/json", big).await.unwrap();
+    // The unread rest closes the connection, and the answer says so.
+    assert_eq!(res.headers()["connection"], "close");
+    assert_problem(res, 413).await;
     assert_eq!(app.current_token().await, app.token);
 }
 

@@ -449,10 +449,38 @@ async fn cors_follows_configuration() {
         res.headers()["access-control-allow-origin"],
         "https://shop.example"
     );
+    let vary: Vec<_> = res.headers().get_all("vary").iter().collect();
+    assert!(vary.iter().any(|v| *v == "origin"), "{vary:?}");
     let res = app
         .get_with("/feed", &[("origin", "https://evil.example")])
         .await;
     assert!(res.headers().get("access-control-allow-origin").is_none());
+
+    // Preflights: granted to allowed origins only, never reach a route.
+    let preflight = |origin: &'static str| {
+        app.client
+            .request(reqwest::Method::OPTIONS, format!("{}/media/1", app.url))
+            .header("origin", origin)
+            .header("access-control-request-method", "GET")
+            .header("access-control-request-headers", "range")
+            .send()
+    };
+    let res = preflight("https://shop.example").await.unwrap();
+    assert_eq!(res.status(), 204);
+    let h = res.headers();
+    assert_eq!(h["access-control-allow-origin"], "https://shop.example");
+    assert!(h["access-control-allow-methods"].to_str().unwrap().contains("GET"));
+    assert!(h["access-control-allow-headers"].to_str().unwrap().contains("range"));
+    let res = preflight("https://evil.example").await.unwrap();
+    assert!(res.headers().get("access-control-allow-origin").is_none());
+    // A plain OPTIONS (no preflight) is an ordinary request: 405.
+    let res = app
+        .client
+        .request(reqwest::Method::OPTIONS, format!("{}/feed", app.url))
+        .send()
+        .await
+        .unwrap();
+    assert_problem(res, 405).await;
 }
 
 #[tokio::test]
