@@ -80,42 +80,82 @@ pub fn etag_matches(headers: &HeaderMap, digest: &str) -> bool {
         })
 }
 
-/// The absolute base URL for links this service hands out: the configured
-/// public URL, else `http(s)://` + the request's `Host` (`https` when a proxy
-/// says `X-Forwarded-Proto: https`).
+/// The public base URL of this service as a client reached it: the
+/// configured `IGFEED_PUBLIC_URL`, else `http(s)://` + the `Host` header
+/// (`https` when `X-Forwarded-Proto` says so), lower-cased.
 pub fn public_base(configured: Option<&str>, headers: &HeaderMap) -> Result<String, ApiError> {
-    if let Some(base) = configured {
-        return Ok(base.to_string());
+    Base::of(configured, headers).map(|b| b.to_string())
+}
+
+/// A borrowed [`public_base`]: compared without allocating on hot paths.
+#[derive(Debug, Clone, Copy)]
+pub enum Base<'a> {
+    /// `IGFEED_PUBLIC_URL`.
+    Configured(&'a str),
+    /// From the request: the host as sent (compared case-insensitively).
+    Request { https: bool, host: &'a str },
+}
+
+impl<'a> Base<'a> {
+    /// Validates the request's `Host` (unless a base is configured).
+    pub fn of(configured: Option<&'a str>, headers: &'a HeaderMap) -> Result<Self, ApiError> {
+        if let Some(base) = configured {
+            return Ok(Base::Configured(base));
+        }
+        let host = headers
+            .get(header::HOST)
+            .and_then(|h| h.to_str().ok())
+            .map(str::trim)
+            .filter(|h| !h.is_empty())
+            .ok_or_else(|| {
+                ApiError::BadRequest("a Host header is required (or set IGFEED_PUBLIC_URL)".into())
+            })?;
+        let valid = host.len() <= 255
+            && host.bytes().all(|b| {
+                b.is_ascii_alphanumeric() || matches!(b, b'.' | b'-' | b':' | b'[' | b']' | b'_')
+            });
+        if !valid {
+            return Err(ApiError::BadRequest(
+                "the Host header is not a valid host name".into(),
+            ));
+        }
+        let https = headers
+            .get("x-forwarded-proto")
+            .and_then(|v| v.to_str().ok())
+            .is_some_and(|v| {
+                v.split(',')
+                    .next()
+                    .unwrap_or("")
+                    .trim()
+                    .eq_ignore_ascii_case("https")
+            });
+        Ok(Base::Request { https, host })
     }
-    let host = headers
-        .get(header::HOST)
-        .and_then(|h| h.to_str().ok())
-        .map(str::trim)
-        .filter(|h| !h.is_empty())
-        .ok_or_else(|| {
-            ApiError::BadRequest("a Host header is required (or set IGFEED_PUBLIC_URL)".into())
-        })?;
-    let valid = host.len() <= 255
-        && host.bytes().all(|b| {
-            b.is_ascii_alphanumeric() || matches!(b, b'.' | b'-' | b':' | b'[' | b']' | b'_')
-        });
-    if !valid {
-        return Err(ApiError::BadRequest(
-            "the Host header is not a valid host name".into(),
-        ));
+
+    /// Whether `url` is this base, as [`ToString::to_string`] would spell it.
+    pub fn is(&self, url: &str) -> bool {
+        match *self {
+            Base::Configured(base) => base == url,
+            Base::Request { https, host } => {
+                let scheme = if https { "https://" } else { "http://" };
+                url.strip_prefix(scheme).is_some_and(|h| {
+                    h.eq_ignore_ascii_case(host) && !h.bytes().any(|b| b.is_ascii_uppercase())
+                })
+            }
+        }
     }
-    let https = headers
-        .get("x-forwarded-proto")
-        .and_then(|v| v.to_str().ok())
-        .is_some_and(|v| {
-            v.split(',')
-                .next()
-                .unwrap_or("")
-                .trim()
-                .eq_ignore_ascii_case("https")
-        });
-    let scheme = if https { "https" } else { "http" };
-    Ok(format!("{scheme}://{}", host.to_ascii_lowercase()))
+}
+
+impl std::fmt::Display for Base<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match *self {
+            Base::Configured(base) => f.write_str(base),
+            Base::Request { https, host } => {
+                let scheme = if https { "https" } else { "http" };
+                write!(f, "{scheme}://{}", host.to_ascii_lowercase())
+            }
+        }
+    }
 }
 
 #[cfg(test)]
@@ -189,6 +229,13 @@ mod tests {
         );
         assert!(public_base(None, &h(&[("host", "a.example/evil?")])).is_err());
         assert!(public_base(None, &h(&[])).is_err());
+        let headers = h(&[("host", "Feeds.example:8080")]);
+        let base = Base::of(None, &headers).unwrap();
+        assert!(base.is("http://feeds.example:8080"));
+        assert!(!base.is("http://Feeds.example:8080"));
+        assert!(!base.is("https://feeds.example:8080"));
+        assert!(!base.is("http://feeds.example"));
+        assert!(Base::Configured("https://x.example").is("https://x.example"));
     }
 }
 

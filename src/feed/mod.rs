@@ -5,6 +5,7 @@
 pub mod render;
 pub mod store;
 
+use std::cell::RefCell;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant, SystemTime};
@@ -13,7 +14,10 @@ use moka::Expiry;
 use moka::future::Cache;
 use tokio::sync::watch;
 
+use prometheus_client::metrics::counter::Counter;
+
 use crate::graph::{GraphClient, GraphError};
+use crate::http::Base;
 use crate::metrics::{Metrics, ResultLabels};
 use crate::token::{TokenManager, TokenUnavailable};
 pub use render::{Filter, Rendered};
@@ -33,6 +37,14 @@ pub struct Current {
     pub stale: bool,
     /// Distinguishes versions, for the rendered-body cache.
     pub generation: u64,
+    /// When the cache lets it go (see [`lifetime`]).
+    pub expires_at: Instant,
+}
+
+/// How long a feed is served before Instagram is asked again: the TTL,
+/// or for a stale one at most [`STALE_RETRY`].
+fn lifetime(ttl: Duration, stale: bool) -> Duration {
+    if stale { ttl.min(STALE_RETRY) } else { ttl }
 }
 
 /// Why no feed can be served at all.
@@ -48,11 +60,7 @@ struct FreshOrStale {
 
 impl Expiry<(), Arc<Current>> for FreshOrStale {
     fn expire_after_create(&self, _: &(), value: &Arc<Current>, _: Instant) -> Option<Duration> {
-        Some(if value.stale {
-            self.ttl.min(STALE_RETRY)
-        } else {
-            self.ttl
-        })
+        Some(lifetime(self.ttl, value.stale))
     }
 }
 
@@ -68,7 +76,27 @@ pub struct FeedService {
     /// The last good snapshot; the media proxy watches it for allowed ids.
     last_good: watch::Sender<Option<Arc<Snapshot>>>,
     generation: AtomicU64,
+    /// Bumped when the cache is purged, so per-thread memos drop out.
+    epoch: AtomicU64,
+    /// Tells this service's per-thread memos from another's.
+    id: u64,
     metrics: Option<Metrics>,
+    hits: Option<Counter>,
+}
+
+/// The last answer served on this thread: a repeated request (the common
+/// case by far) is answered from here without touching a shared cache.
+struct Memo {
+    service: u64,
+    epoch: u64,
+    current: Arc<Current>,
+    base: String,
+    filter: Filter,
+    rendered: Arc<Rendered>,
+}
+
+thread_local! {
+    static MEMO: RefCell<Option<Memo>> = const { RefCell::new(None) };
 }
 
 impl FeedService {
@@ -100,12 +128,24 @@ impl FeedService {
             file,
             last_good: watch::channel(last).0,
             generation: AtomicU64::new(0),
+            epoch: AtomicU64::new(0),
+            id: {
+                static IDS: AtomicU64 = AtomicU64::new(0);
+                IDS.fetch_add(1, Ordering::Relaxed)
+            },
             metrics: None,
+            hits: None,
         }
     }
 
     /// Counts cache hits and misses in `metrics`.
     pub fn with_metrics(mut self, metrics: Metrics) -> Self {
+        self.hits = Some(
+            metrics
+                .feed_cache
+                .get_or_create(&ResultLabels { result: "hit" })
+                .clone(),
+        );
         self.metrics = Some(metrics);
         self
     }
@@ -134,10 +174,8 @@ impl FeedService {
     pub async fn current(&self) -> Result<Arc<Current>, FeedUnavailable> {
         // The hot path: a plain lookup, cheaper than the entry API.
         if let Some(cur) = self.current.get(&()).await {
-            if let Some(m) = &self.metrics {
-                m.feed_cache
-                    .get_or_create(&ResultLabels { result: "hit" })
-                    .inc();
+            if let Some(hits) = &self.hits {
+                hits.inc();
             }
             return Ok(cur);
         }
@@ -152,6 +190,48 @@ impl FeedService {
             m.feed_cache.get_or_create(&ResultLabels { result }).inc();
         }
         Ok(entry.into_value())
+    }
+
+    /// The feed rendered for `base` and `filter`, if this thread answered
+    /// the same request last and the feed has not changed since: no await,
+    /// no shared lock. Otherwise use [`FeedService::answer`].
+    pub fn memo(&self, base: &Base<'_>, filter: &Filter) -> Option<Arc<Rendered>> {
+        let epoch = self.epoch.load(Ordering::Acquire);
+        let rendered = MEMO.with_borrow(|memo| {
+            let m = memo.as_ref()?;
+            let valid = m.service == self.id
+                && m.epoch == epoch
+                && m.filter == *filter
+                && base.is(&m.base)
+                && Instant::now() < m.current.expires_at;
+            valid.then(|| m.rendered.clone())
+        })?;
+        if let Some(hits) = &self.hits {
+            hits.inc();
+        }
+        Some(rendered)
+    }
+
+    /// The feed rendered for `base` and `filter`: cached, freshly fetched,
+    /// or the last good one; remembered for [`FeedService::memo`].
+    pub async fn answer(
+        &self,
+        base: &str,
+        filter: &Filter,
+    ) -> Result<Arc<Rendered>, FeedUnavailable> {
+        // Read before the lookup: a purge after it makes this memo stale.
+        let epoch = self.epoch.load(Ordering::Acquire);
+        let current = self.current().await?;
+        let rendered = self.rendered(&current, base, filter).await;
+        MEMO.set(Some(Memo {
+            service: self.id,
+            epoch,
+            current,
+            base: base.to_string(),
+            filter: filter.clone(),
+            rendered: rendered.clone(),
+        }));
+        Ok(rendered)
     }
 
     /// A rendered body for this feed version, base URL and filter.
@@ -169,6 +249,7 @@ impl FeedService {
     pub fn purge(&self) {
         self.current.invalidate_all();
         self.rendered.invalidate_all();
+        self.epoch.fetch_add(1, Ordering::AcqRel);
     }
 
     async fn load(&self) -> Result<Arc<Current>, FeedUnavailable> {
@@ -182,6 +263,7 @@ impl FeedService {
                     snapshot,
                     stale: false,
                     generation,
+                    expires_at: Instant::now() + lifetime(self.ttl, false),
                 }));
             }
             Err(reason) => reason,
@@ -193,6 +275,7 @@ impl FeedService {
                     snapshot,
                     stale: true,
                     generation,
+                    expires_at: Instant::now() + lifetime(self.ttl, true),
                 }))
             }
             None => {

@@ -1,7 +1,7 @@
 //! `GET /feed`: the cached feed as JSON, with validators, conditional
 //! requests and pre-compressed bodies.
 
-use axum::extract::{RawQuery, State};
+use axum::extract::{Request, State};
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 
@@ -29,22 +29,25 @@ const MEDIA_TYPES: [&str; 3] = ["IMAGE", "VIDEO", "CAROUSEL_ALBUM"];
         (status = 503, description = "No feed was ever fetched", body = Problem, content_type = "application/problem+json"),
     )
 )]
-pub async fn get_feed(
-    State(state): State<AppState>,
-    RawQuery(query): RawQuery,
-    headers: HeaderMap,
-) -> Result<Response, ApiError> {
-    let filter = parse_filter(query.as_deref().unwrap_or(""), state.config.feed_size)?;
-    let base = http::public_base(state.config.public_url.as_deref(), &headers)?;
-    let current = state.feed.current().await.map_err(|e| {
-        Problem::typed(
-            StatusCode::SERVICE_UNAVAILABLE,
-            "urn:igfeed:feed-unavailable",
-            e.to_string(),
-        )
-    })?;
-    let rendered = state.feed.rendered(&current, &base, &filter).await;
-    Ok(respond(&rendered, &headers))
+pub async fn get_feed(State(state): State<AppState>, req: Request) -> Result<Response, ApiError> {
+    let (query, headers) = (req.uri().query().unwrap_or(""), req.headers());
+    let filter = parse_filter(query, state.config.feed_size)?;
+    let base = http::Base::of(state.config.public_url.as_deref(), headers)?;
+    if let Some(rendered) = state.feed.memo(&base, &filter) {
+        return Ok(respond(&rendered, headers));
+    }
+    // Boxed, so the common path above does not carry (and move) the
+    // lookup's large state.
+    let rendered = Box::pin(state.feed.answer(&base.to_string(), &filter))
+        .await
+        .map_err(|e| {
+            Problem::typed(
+                StatusCode::SERVICE_UNAVAILABLE,
+                "urn:igfeed:feed-unavailable",
+                e.to_string(),
+            )
+        })?;
+    Ok(respond(&rendered, headers))
 }
 
 fn respond(r: &Rendered, req: &HeaderMap) -> Response {
