@@ -469,8 +469,18 @@ async fn cors_follows_configuration() {
     assert_eq!(res.status(), 204);
     let h = res.headers();
     assert_eq!(h["access-control-allow-origin"], "https://shop.example");
-    assert!(h["access-control-allow-methods"].to_str().unwrap().contains("GET"));
-    assert!(h["access-control-allow-headers"].to_str().unwrap().contains("range"));
+    assert!(
+        h["access-control-allow-methods"]
+            .to_str()
+            .unwrap()
+            .contains("GET")
+    );
+    assert!(
+        h["access-control-allow-headers"]
+            .to_str()
+            .unwrap()
+            .contains("range")
+    );
     let res = preflight("https://evil.example").await.unwrap();
     assert!(res.headers().get("access-control-allow-origin").is_none());
     // A plain OPTIONS (no preflight) is an ordinary request: 405.
