@@ -62,7 +62,9 @@ pub fn router(state: AppState) -> (Router, utoipa::openapi::OpenApi) {
             state.clone(),
             admin::require_admin,
         ))
-        .layer(axum::extract::DefaultBodyLimit::max(
+        // Refuses a declared-too-large body before reading it, and caps
+        // one without a length.
+        .layer(tower_http::limit::RequestBodyLimitLayer::new(
             crate::app::MAX_BODY_BYTES,
         ));
     let (router, api) = public_routes().merge(admin).split_for_parts();
