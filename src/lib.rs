@@ -17,6 +17,7 @@
 //! - [`middleware`]: the HTTP stack around every route, in one pass.
 //! - [`server`]: the HTTP server loop (header timeout, limits, drain).
 //! - [`telemetry`]: tracing set-up.
+//! - [`zerocopy`]: large cached media sent with `sendfile`.
 
 pub mod alerts;
 pub mod app;
@@ -36,3 +37,4 @@ pub mod routes;
 pub mod server;
 pub mod telemetry;
 pub mod token;
+pub mod zerocopy;

@@ -89,9 +89,12 @@ pub async fn serve_with(
                     return;
                 }
             };
+            // Responses are written whole (head and body in one go), so
+            // Nagle's delay would only hold back their last segment.
+            let _ = stream.set_nodelay(true);
             let service = router.map_request(|req: hyper::Request<Incoming>| req.map(Body::new));
             let conn = builder.serve_connection_with_upgrades(
-                TokioIo::new(stream),
+                TokioIo::new(crate::zerocopy::Conn::new(stream)),
                 TowerToHyperService::new(service),
             );
             if let Err(e) = watcher.watch(conn.into_owned()).await {

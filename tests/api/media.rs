@@ -6,7 +6,7 @@ use std::time::Duration;
 use futures_util::future::join_all;
 use igfeed::app::Tuning;
 use igfeed::config::{HostList, Secret};
-use igfeed::fake::{FakeChild, FakeMedia, FakeOptions, Fault, Route};
+use igfeed::fake::{FakeChild, FakeMedia, FakeOptions, Fault, Route, resize_media};
 use reqwest::Method;
 
 use crate::helpers::*;
@@ -346,4 +346,70 @@ async fn the_cache_reports_its_size() {
     app.get("/media/17900000000000001").await;
     let bytes = app.state.as_ref().unwrap().media.cached_bytes().await;
     assert!(bytes >= 2048, "{bytes}");
+}
+
+#[tokio::test]
+async fn large_media_go_out_without_a_copy_byte_exact() {
+    let mut media = kinds();
+    resize_media(&mut media, 150_000);
+    let app = spawn_app_tuned(FakeOptions::default(), media, |_| {}, cold()).await;
+    let feed = app.get_feed().await;
+    let links = links(&feed);
+    let before = igfeed::zerocopy::sent_bytes();
+    let mut expected_total = 0;
+    // Many at once, so sends are partial and wait for the socket.
+    let fetches = links
+        .iter()
+        .cycle()
+        .take(links.len() * 8)
+        .map(|(url, asset)| {
+            let client = app.client.clone();
+            let expected = app.fake.asset(asset).unwrap();
+            async move {
+                let res = client.get(url).send().await.unwrap();
+                assert_eq!(res.status(), 200);
+                assert_eq!(
+                    res.headers()["content-length"],
+                    expected.len().to_string().as_str()
+                );
+                assert_eq!(res.bytes().await.unwrap(), expected, "{url}");
+                expected.len()
+            }
+        });
+    for n in join_all(fetches).await {
+        expected_total += n as u64;
+    }
+    let sent = igfeed::zerocopy::sent_bytes() - before;
+    assert!(
+        sent >= expected_total,
+        "the bodies went out with sendfile: {sent} of {expected_total} bytes"
+    );
+
+    // A range in the middle of a large video, and a HEAD.
+    let full = app.fake.asset("17900000000000002_n.mp4").unwrap();
+    assert!(full.len() > 500_000);
+    let res = app
+        .get_with(
+            "/media/17900000000000002",
+            &[("range", "bytes=70000-469999")],
+        )
+        .await;
+    assert_eq!(res.status(), 206);
+    assert_eq!(res.bytes().await.unwrap(), full.slice(70_000..470_000));
+    let head = app
+        .client
+        .head(format!("{}/media/17900000000000002", app.url))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(
+        head.headers()["content-length"],
+        full.len().to_string().as_str()
+    );
+    assert!(head.bytes().await.unwrap().is_empty());
+    assert_eq!(
+        app.fake.calls(Route::Cdn),
+        links.len(),
+        "one fetch per media"
+    );
 }
