@@ -210,6 +210,13 @@ impl MediaService {
             self.count("hit");
             return Ok(Fetched::Cached(hit));
         }
+        // Boxed, so a cache hit does not carry (and move) the fetch's
+        // large state.
+        Box::pin(self.fetch(key, range)).await
+    }
+
+    /// A miss: fetched whole into the cache, or streamed if too large.
+    async fn fetch(&self, key: &MediaKey, range: Option<&str>) -> Result<Fetched, MediaError> {
         if self.large.get(key).await.is_none() {
             self.count("miss");
             match self

@@ -2,7 +2,7 @@
 //! videos from this origin, embeddable anywhere.
 
 use axum::body::Body;
-use axum::extract::{Path, State};
+use axum::extract::{Path, Request, State};
 use axum::http::{HeaderMap, HeaderName, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 
@@ -32,7 +32,7 @@ const CORP: HeaderName = HeaderName::from_static("cross-origin-resource-policy")
 pub async fn get_media(
     State(state): State<AppState>,
     Path(id): Path<String>,
-    headers: HeaderMap,
+    req: Request,
 ) -> Result<Response, ApiError> {
     serve(
         &state,
@@ -40,7 +40,7 @@ pub async fn get_media(
             id,
             thumbnail: false,
         },
-        &headers,
+        req.headers(),
     )
     .await
 }
@@ -61,7 +61,7 @@ pub async fn get_media(
 pub async fn get_thumbnail(
     State(state): State<AppState>,
     Path(id): Path<String>,
-    headers: HeaderMap,
+    req: Request,
 ) -> Result<Response, ApiError> {
     serve(
         &state,
@@ -69,7 +69,7 @@ pub async fn get_thumbnail(
             id,
             thumbnail: true,
         },
-        &headers,
+        req.headers(),
     )
     .await
 }
