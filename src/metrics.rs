@@ -60,6 +60,8 @@ impl std::ops::Deref for Metrics {
 
 /// The metric families; reach them through [`Metrics`].
 pub struct MetricsInner {
+    /// Unique per instance (for per-thread handle caches).
+    id: u64,
     registry: Registry,
     pub requests: Family<RequestLabels, Counter>,
     pub latency: Family<RouteLabels, Histogram>,
@@ -192,7 +194,9 @@ impl Metrics {
             "Bytes held by the media cache",
             media_bytes.clone(),
         );
+        static IDS: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(1);
         Self(Arc::new(MetricsInner {
+            id: IDS.fetch_add(1, std::sync::atomic::Ordering::Relaxed),
             registry,
             media_cache,
             media_evictions,
@@ -212,19 +216,40 @@ impl Metrics {
 
     /// Records one HTTP request.
     pub fn http(&self, route: &str, method: &str, status: u16, elapsed: Duration) {
-        // Labels are interned: no allocation per request.
-        let route = intern(route);
+        // The counter and histogram for these labels are looked up once
+        // per thread: a request then touches no shared lock but the
+        // histogram's own.
+        let id = self.id;
         let method = method_label(method);
-        self.requests
-            .get_or_create(&RequestLabels {
-                route,
-                method,
-                status,
-            })
-            .inc();
-        self.latency
-            .get_or_create(&RouteLabels { route })
-            .observe(elapsed.as_secs_f64());
+        let (counter, histogram) = HANDLES.with_borrow_mut(|handles| {
+            if handles.metrics != id {
+                handles.metrics = id;
+                handles.routes.clear();
+            }
+            let per_route = match handles.routes.get_mut(route) {
+                Some(r) => r,
+                None => handles.routes.entry(route.to_string()).or_default(),
+            };
+            per_route
+                .entry((method, status))
+                .or_insert_with(|| {
+                    // Labels are interned: leaked once per route template.
+                    let route = intern(route);
+                    (
+                        self.requests
+                            .get_or_create(&RequestLabels {
+                                route,
+                                method,
+                                status,
+                            })
+                            .clone(),
+                        self.latency.get_or_create(&RouteLabels { route }).clone(),
+                    )
+                })
+                .clone()
+        });
+        counter.inc();
+        histogram.observe(elapsed.as_secs_f64());
     }
 
     /// Records one upstream call's outcome.
@@ -270,6 +295,20 @@ fn code_label(code: Option<i64>) -> &'static str {
         Some(200..=299) => "200-299",
         Some(_) => "other",
     }
+}
+
+/// Per thread: the request metrics of one [`Metrics`] by route, method
+/// and status.
+#[derive(Default)]
+struct Handles {
+    metrics: u64,
+    routes: std::collections::HashMap<String, RouteHandles>,
+}
+
+type RouteHandles = std::collections::HashMap<(&'static str, u16), (Counter, Histogram)>;
+
+thread_local! {
+    static HANDLES: std::cell::RefCell<Handles> = std::cell::RefCell::new(Handles::default());
 }
 
 /// A `'static` copy of a route template. The set is bounded (the route
