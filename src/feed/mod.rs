@@ -78,6 +78,8 @@ pub struct FeedService {
     generation: AtomicU64,
     /// Bumped when the cache is purged, so per-thread memos drop out.
     epoch: AtomicU64,
+    /// Bumped after each new last good snapshot (see [`FeedService::last_good_version`]).
+    last_good_version: AtomicU64,
     /// Tells this service's per-thread memos from another's.
     id: u64,
     metrics: Option<Metrics>,
@@ -129,6 +131,7 @@ impl FeedService {
             last_good: watch::channel(last).0,
             generation: AtomicU64::new(0),
             epoch: AtomicU64::new(0),
+            last_good_version: AtomicU64::new(0),
             id: {
                 static IDS: AtomicU64 = AtomicU64::new(0);
                 IDS.fetch_add(1, Ordering::Relaxed)
@@ -163,6 +166,13 @@ impl FeedService {
     /// The last good snapshot, if any.
     pub fn last_good(&self) -> Option<Arc<Snapshot>> {
         self.last_good.borrow().clone()
+    }
+
+    /// Changes after each new last good snapshot: a cheap check, without
+    /// the watch channel's lock, of whether anything derived from it is
+    /// still current. Read it before [`FeedService::last_good`].
+    pub fn last_good_version(&self) -> u64 {
+        self.last_good_version.load(Ordering::Acquire)
     }
 
     /// Follows the last good snapshot (for the media proxy and readiness).
@@ -259,6 +269,7 @@ impl FeedService {
                 let snapshot = Arc::new(snapshot);
                 self.persist(snapshot.clone()).await;
                 self.last_good.send_replace(Some(snapshot.clone()));
+                self.last_good_version.fetch_add(1, Ordering::Release);
                 return Ok(Arc::new(Current {
                     snapshot,
                     stale: false,

@@ -8,7 +8,9 @@
 
 mod index;
 
+use std::cell::RefCell;
 use std::collections::HashMap;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
@@ -17,6 +19,7 @@ use bytes::Bytes;
 use futures_util::StreamExt;
 use moka::future::Cache;
 use moka::notification::RemovalCause;
+use prometheus_client::metrics::counter::Counter;
 use sha2::{Digest, Sha256};
 use tokio::sync::watch;
 use url::Url;
@@ -87,6 +90,16 @@ pub struct MediaService {
     tokens: Arc<TokenManager>,
     graph: GraphClient,
     metrics: Metrics,
+    hits: Counter,
+    misses: Counter,
+    /// Tells this service's per-thread index memos from another's.
+    id: u64,
+}
+
+thread_local! {
+    /// The media index this thread used last: (service id, feed's last
+    /// good version, index). Checking an id against it takes no lock.
+    static INDEX: RefCell<Option<(u64, u64, Arc<MediaIndex>)>> = const { RefCell::new(None) };
 }
 
 /// What an upstream fetch gave.
@@ -131,6 +144,13 @@ impl MediaService {
                 }
             })
             .build();
+        let count = |result| {
+            metrics
+                .media_cache
+                .get_or_create(&ResultLabels { result })
+                .clone()
+        };
+        let (hits, misses) = (count("hit"), count("miss"));
         Ok(Self {
             http,
             hosts,
@@ -143,7 +163,13 @@ impl MediaService {
             feed,
             tokens,
             graph,
+            hits,
+            misses,
             metrics,
+            id: {
+                static IDS: AtomicU64 = AtomicU64::new(0);
+                IDS.fetch_add(1, Ordering::Relaxed)
+            },
         })
     }
 
@@ -170,6 +196,26 @@ impl MediaService {
             }
         };
         Some(self.indexed(&snapshot))
+    }
+
+    /// Whether `key` is a media of the current or last good feed.
+    async fn knows(&self, key: &MediaKey) -> bool {
+        let version = self.feed.last_good_version();
+        let memo = INDEX.with_borrow(|memo| match memo {
+            Some((id, v, index)) if *id == self.id && *v == version => {
+                Some(index.url(key).is_some())
+            }
+            _ => None,
+        });
+        if let Some(known) = memo {
+            return known;
+        }
+        let Some(index) = self.index().await else {
+            return false;
+        };
+        let known = index.url(key).is_some();
+        INDEX.set(Some((self.id, version, index)));
+        known
     }
 
     /// The index of `snapshot`; a new feed brings new CDN URLs, so the ones
@@ -202,12 +248,11 @@ impl MediaService {
     /// once; too-large objects come back as a stream (with `range` passed on).
     pub async fn get(&self, key: &MediaKey, range: Option<&str>) -> Result<Fetched, MediaError> {
         // Known ids only, before anything touches the cache or the CDN.
-        let index = self.index().await.ok_or(MediaError::NotFound)?;
-        if index.url(key).is_none() {
+        if !self.knows(key).await {
             return Err(MediaError::NotFound);
         }
         if let Some(hit) = self.cache.get(key).await {
-            self.count("hit");
+            self.hits.inc();
             return Ok(Fetched::Cached(hit));
         }
         // Boxed, so a cache hit does not carry (and move) the fetch's
@@ -218,7 +263,7 @@ impl MediaService {
     /// A miss: fetched whole into the cache, or streamed if too large.
     async fn fetch(&self, key: &MediaKey, range: Option<&str>) -> Result<Fetched, MediaError> {
         if self.large.get(key).await.is_none() {
-            self.count("miss");
+            self.misses.inc();
             match self
                 .cache
                 .try_get_with(key.clone(), self.fetch_whole(key))
@@ -250,13 +295,6 @@ impl MediaService {
             }
             Err(e) => tracing::debug!(id = %key.id, error = %e, "warm-up fetch failed"),
         }
-    }
-
-    fn count(&self, result: &'static str) {
-        self.metrics
-            .media_cache
-            .get_or_create(&ResultLabels { result })
-            .inc();
     }
 
     fn cdn_outcome(&self, outcome: &'static str) {

@@ -413,3 +413,41 @@ async fn large_media_go_out_without_a_copy_byte_exact() {
         "one fetch per media"
     );
 }
+
+#[tokio::test]
+async fn a_new_feeds_media_are_served_and_dropped_ones_are_not() {
+    let app = spawn_app_tuned(
+        FakeOptions::default(),
+        kinds(),
+        |c| c.feed_ttl = Duration::from_millis(200),
+        cold(),
+    )
+    .await;
+    app.get_feed().await;
+    let new_id = "17900000000000009";
+    assert_eq!(app.get(&format!("/media/{new_id}")).await.status(), 404);
+    assert_eq!(app.get("/media/17900000000000001").await.status(), 200);
+
+    // Instagram now shows a new post and no longer the old image.
+    let mut media = kinds();
+    media.retain(|m| m.id != "17900000000000001");
+    media.push(FakeMedia::image(new_id, None, "2026-11-04T10:00:00+0000"));
+    app.fake.set_media(media);
+    let asset = app.fake.asset(&format!("{new_id}_n.jpg")).unwrap();
+    eventually(Duration::from_secs(5), "the new feed", || async {
+        let feed = app.get_feed().await;
+        let ids: Vec<_> = feed["data"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|p| p["id"].clone())
+            .collect();
+        ids.contains(&new_id.into()).then_some(())
+    })
+    .await;
+    // Same connection, same thread: nothing remembered from before holds.
+    let res = app.get(&format!("/media/{new_id}")).await;
+    assert_eq!(res.status(), 200);
+    assert_eq!(res.bytes().await.unwrap(), asset);
+    assert_problem(app.get("/media/17900000000000001").await, 404).await;
+}
