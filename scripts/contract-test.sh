@@ -9,6 +9,9 @@ ST_VERSION=4.32.5
 VENV="${IGFEED_TOOLS_DIR:-$HOME/.cache/igfeed}/schemathesis-$ST_VERSION"
 if [[ ! -x "$VENV/bin/schemathesis" ]]; then
   echo "installing schemathesis $ST_VERSION into $VENV"
+  # Whatever is there is unusable (a half-made venv, a dangling link): start over.
+  rm -rf "$VENV"
+  mkdir -p "$(dirname "$VENV")"
   python3 -m venv "$VENV"
   "$VENV/bin/pip" install --quiet "schemathesis==$ST_VERSION"
 fi
