@@ -213,9 +213,7 @@ impl App {
         tracing::info!(addr = %self.local_addr(), "igfeed listening");
         let (stop, stopped) = watch::channel(false);
         let tasks = self.spawn_tasks(&stopped);
-        let shards = crate::server::Shards::per_cpu()?;
-        let served = crate::server::serve(self.listener, self.router, shutdown, &shards).await;
-        shards.stop().await;
+        let served = crate::server::serve(self.listener, self.router, shutdown).await;
         tracing::info!("http server stopped");
         let _ = stop.send(true);
         for (name, task) in tasks {

@@ -5,7 +5,7 @@ use std::process::ExitCode;
 use igfeed::app::{App, StartError, shutdown_signal};
 use igfeed::config::{Cli, Command};
 
-#[tokio::main(flavor = "current_thread")]
+#[tokio::main]
 async fn main() -> ExitCode {
     let cli = Cli::parse_or_exit();
     match cli.command {
