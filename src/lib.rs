@@ -38,3 +38,10 @@ pub mod server;
 pub mod telemetry;
 pub mod token;
 pub mod zerocopy;
+
+/// A number no other instance in this process gets: per-thread memos
+/// (feed, media index, metric handles) use it to tell whose they are.
+pub(crate) fn instance_id() -> u64 {
+    static NEXT: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(1);
+    NEXT.fetch_add(1, std::sync::atomic::Ordering::Relaxed)
+}

@@ -194,9 +194,8 @@ impl Metrics {
             "Bytes held by the media cache",
             media_bytes.clone(),
         );
-        static IDS: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(1);
         Self(Arc::new(MetricsInner {
-            id: IDS.fetch_add(1, std::sync::atomic::Ordering::Relaxed),
+            id: crate::instance_id(),
             registry,
             media_cache,
             media_evictions,

@@ -76,10 +76,8 @@ pub struct FeedService {
     /// The last good snapshot; the media proxy watches it for allowed ids.
     last_good: watch::Sender<Option<Arc<Snapshot>>>,
     generation: AtomicU64,
-    /// Bumped when the cache is purged, so per-thread memos drop out.
-    epoch: AtomicU64,
-    /// Bumped after each new last good snapshot (see [`FeedService::last_good_version`]).
-    last_good_version: AtomicU64,
+    /// Bumped whenever what is served may change (see [`FeedService::version`]).
+    version: AtomicU64,
     /// Tells this service's per-thread memos from another's.
     id: u64,
     metrics: Option<Metrics>,
@@ -90,7 +88,7 @@ pub struct FeedService {
 /// case by far) is answered from here without touching a shared cache.
 struct Memo {
     service: u64,
-    epoch: u64,
+    version: u64,
     current: Arc<Current>,
     base: String,
     filter: Filter,
@@ -130,12 +128,8 @@ impl FeedService {
             file,
             last_good: watch::channel(last).0,
             generation: AtomicU64::new(0),
-            epoch: AtomicU64::new(0),
-            last_good_version: AtomicU64::new(0),
-            id: {
-                static IDS: AtomicU64 = AtomicU64::new(0);
-                IDS.fetch_add(1, Ordering::Relaxed)
-            },
+            version: AtomicU64::new(0),
+            id: crate::instance_id(),
             metrics: None,
             hits: None,
         }
@@ -168,11 +162,11 @@ impl FeedService {
         self.last_good.borrow().clone()
     }
 
-    /// Changes after each new last good snapshot: a cheap check, without
-    /// the watch channel's lock, of whether anything derived from it is
-    /// still current. Read it before [`FeedService::last_good`].
-    pub fn last_good_version(&self) -> u64 {
-        self.last_good_version.load(Ordering::Acquire)
+    /// Changes on a purge and after each new last good snapshot: a cheap
+    /// check, without a lock, of whether something derived from the feed
+    /// is still current. Read it before what it guards.
+    pub fn version(&self) -> u64 {
+        self.version.load(Ordering::Acquire)
     }
 
     /// Follows the last good snapshot (for the media proxy and readiness).
@@ -206,11 +200,11 @@ impl FeedService {
     /// the same request last and the feed has not changed since: no await,
     /// no shared lock. Otherwise use [`FeedService::answer`].
     pub fn memo(&self, base: &Base<'_>, filter: &Filter) -> Option<Arc<Rendered>> {
-        let epoch = self.epoch.load(Ordering::Acquire);
+        let version = self.version();
         let rendered = MEMO.with_borrow(|memo| {
             let m = memo.as_ref()?;
             let valid = m.service == self.id
-                && m.epoch == epoch
+                && m.version == version
                 && m.filter == *filter
                 && base.is(&m.base)
                 && Instant::now() < m.current.expires_at;
@@ -229,13 +223,14 @@ impl FeedService {
         base: &str,
         filter: &Filter,
     ) -> Result<Arc<Rendered>, FeedUnavailable> {
-        // Read before the lookup: a purge after it makes this memo stale.
-        let epoch = self.epoch.load(Ordering::Acquire);
+        // Read before the lookup: a purge or new feed after it makes this
+        // memo stale.
+        let version = self.version();
         let current = self.current().await?;
         let rendered = self.rendered(&current, base, filter).await;
         MEMO.set(Some(Memo {
             service: self.id,
-            epoch,
+            version,
             current,
             base: base.to_string(),
             filter: filter.clone(),
@@ -259,7 +254,7 @@ impl FeedService {
     pub fn purge(&self) {
         self.current.invalidate_all();
         self.rendered.invalidate_all();
-        self.epoch.fetch_add(1, Ordering::AcqRel);
+        self.version.fetch_add(1, Ordering::AcqRel);
     }
 
     async fn load(&self) -> Result<Arc<Current>, FeedUnavailable> {
@@ -269,7 +264,7 @@ impl FeedService {
                 let snapshot = Arc::new(snapshot);
                 self.persist(snapshot.clone()).await;
                 self.last_good.send_replace(Some(snapshot.clone()));
-                self.last_good_version.fetch_add(1, Ordering::Release);
+                self.version.fetch_add(1, Ordering::AcqRel);
                 return Ok(Arc::new(Current {
                     snapshot,
                     stale: false,

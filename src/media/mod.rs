@@ -10,7 +10,6 @@ mod index;
 
 use std::cell::RefCell;
 use std::collections::HashMap;
-use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
@@ -97,8 +96,8 @@ pub struct MediaService {
 }
 
 thread_local! {
-    /// The media index this thread used last: (service id, feed's last
-    /// good version, index). Checking an id against it takes no lock.
+    /// The media index this thread used last: (service id, feed version,
+    /// index). Checking an id against it takes no lock.
     static INDEX: RefCell<Option<(u64, u64, Arc<MediaIndex>)>> = const { RefCell::new(None) };
 }
 
@@ -166,10 +165,7 @@ impl MediaService {
             hits,
             misses,
             metrics,
-            id: {
-                static IDS: AtomicU64 = AtomicU64::new(0);
-                IDS.fetch_add(1, Ordering::Relaxed)
-            },
+            id: crate::instance_id(),
         })
     }
 
@@ -200,7 +196,7 @@ impl MediaService {
 
     /// Whether `key` is a media of the current or last good feed.
     async fn knows(&self, key: &MediaKey) -> bool {
-        let version = self.feed.last_good_version();
+        let version = self.feed.version();
         let memo = INDEX.with_borrow(|memo| match memo {
             Some((id, v, index)) if *id == self.id && *v == version => {
                 Some(index.url(key).is_some())
