@@ -82,12 +82,9 @@ pub fn etag_matches(headers: &HeaderMap, digest: &str) -> bool {
 
 /// The public base URL of this service as a client reached it: the
 /// configured `IGFEED_PUBLIC_URL`, else `http(s)://` + the `Host` header
-/// (`https` when `X-Forwarded-Proto` says so), lower-cased.
-pub fn public_base(configured: Option<&str>, headers: &HeaderMap) -> Result<String, ApiError> {
-    Base::of(configured, headers).map(|b| b.to_string())
-}
-
-/// A borrowed [`public_base`]: compared without allocating on hot paths.
+/// (`https` when `X-Forwarded-Proto` says so), lower-cased. Borrowed from
+/// the request, so a hot path compares it ([`Base::is`]) without
+/// allocating; `to_string` spells it.
 #[derive(Debug, Clone, Copy)]
 pub enum Base<'a> {
     /// `IGFEED_PUBLIC_URL`.
@@ -207,6 +204,10 @@ mod tests {
         assert!(etag_matches(&h(&[("if-none-match", "*")]), "abc"));
         assert!(!etag_matches(&h(&[("if-none-match", "\"abcd\"")]), "abc"));
         assert!(!etag_matches(&h(&[]), "abc"));
+    }
+
+    fn public_base(configured: Option<&str>, headers: &HeaderMap) -> Result<String, ApiError> {
+        Base::of(configured, headers).map(|b| b.to_string())
     }
 
     #[test]

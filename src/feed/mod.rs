@@ -220,19 +220,19 @@ impl FeedService {
     /// or the last good one; remembered for [`FeedService::memo`].
     pub async fn answer(
         &self,
-        base: &str,
+        base: String,
         filter: &Filter,
     ) -> Result<Arc<Rendered>, FeedUnavailable> {
         // Read before the lookup: a purge or new feed after it makes this
         // memo stale.
         let version = self.version();
         let current = self.current().await?;
-        let rendered = self.rendered(&current, base, filter).await;
+        let rendered = self.rendered(&current, &base, filter).await;
         MEMO.set(Some(Memo {
             service: self.id,
             version,
             current,
-            base: base.to_string(),
+            base,
             filter: filter.clone(),
             rendered: rendered.clone(),
         }));
@@ -240,7 +240,7 @@ impl FeedService {
     }
 
     /// A rendered body for this feed version, base URL and filter.
-    pub async fn rendered(&self, cur: &Current, base: &str, filter: &Filter) -> Arc<Rendered> {
+    async fn rendered(&self, cur: &Current, base: &str, filter: &Filter) -> Arc<Rendered> {
         let key = (cur.generation, base.to_string(), filter.clone());
         self.rendered
             .get_with(key, async {

@@ -38,7 +38,7 @@ pub async fn get_feed(State(state): State<AppState>, req: Request) -> Result<Res
     }
     // Boxed, so the common path above does not carry (and move) the
     // lookup's large state.
-    let rendered = Box::pin(state.feed.answer(&base.to_string(), &filter))
+    let rendered = Box::pin(state.feed.answer(base.to_string(), &filter))
         .await
         .map_err(|e| {
             Problem::typed(
