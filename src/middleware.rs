@@ -103,12 +103,11 @@ where
             }
         };
         let route = req.extensions().get::<MatchedPath>().cloned();
-        let route_str = route.as_ref().map_or("unmatched", MatchedPath::as_str);
         let method = req.method().clone();
         let span = tracing::info_span!(
             "request",
             %method,
-            route = route_str,
+            route = route_name(&route),
             request_id = request_id.to_str().unwrap_or("-"),
         );
         let origin = req.headers().get(header::ORIGIN).cloned();
@@ -155,7 +154,7 @@ where
                 res.headers_mut()
                     .entry(X_REQUEST_ID)
                     .or_insert(request_id);
-                let route = route.as_ref().map_or("unmatched", MatchedPath::as_str);
+                let route = route_name(&route);
                 let elapsed = started.elapsed();
                 let status = res.status().as_u16();
                 tracing::info!(%method, route, status, latency_ms = elapsed.as_secs_f64() * 1000.0, "request served");
@@ -165,6 +164,12 @@ where
             .instrument(span),
         )
     }
+}
+
+/// The route template for logs and labels (`unmatched` without a route);
+/// raw paths never are: they are unbounded.
+fn route_name(route: &Option<MatchedPath>) -> &str {
+    route.as_ref().map_or("unmatched", MatchedPath::as_str)
 }
 
 /// A fresh random request id (a UUID v4).
@@ -235,5 +240,52 @@ impl Cors {
             headers.insert(header::ACCESS_CONTROL_MAX_AGE, PREFLIGHT_MAX_AGE);
         }
         res
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use axum::body::Body;
+    use tower::ServiceExt;
+
+    use super::*;
+
+    fn stack<F>(
+        timeout: Duration,
+        answer: fn() -> F,
+    ) -> Stack<impl Clone + Service<Request, Response = Response, Error = Infallible, Future = F>>
+    where
+        F: std::future::Future<Output = Result<Response, Infallible>> + Send + 'static,
+    {
+        StackLayer::new(Metrics::new(), &CorsOrigins::Any, timeout)
+            .layer(tower::service_fn(move |_: Request| answer()))
+    }
+
+    #[tokio::test]
+    async fn a_slow_answer_ends_as_a_504_problem_with_the_usual_headers() {
+        let answer = stack(Duration::from_millis(50), std::future::pending)
+            .oneshot(Request::new(Body::empty()));
+        // A deadline so that a missing timeout fails the test, not hangs it.
+        let res = tokio::time::timeout(Duration::from_secs(5), answer)
+            .await
+            .expect("the middleware's timeout fired")
+            .unwrap();
+        assert_eq!(res.status(), StatusCode::GATEWAY_TIMEOUT);
+        let h = res.headers();
+        assert_eq!(h[header::CONTENT_TYPE], error::PROBLEM_JSON);
+        assert_eq!(h[X_REQUEST_ID].len(), 36, "a generated UUID");
+        assert_eq!(h[header::ACCESS_CONTROL_ALLOW_ORIGIN], "*");
+    }
+
+    #[tokio::test]
+    async fn an_answer_ready_at_once_never_meets_the_timeout() {
+        // Even a zero timeout: the answer is polled before any timer.
+        let res = stack(Duration::ZERO, || async {
+            Ok(StatusCode::OK.into_response())
+        })
+        .oneshot(Request::new(Body::empty()))
+        .await
+        .unwrap();
+        assert_eq!(res.status(), StatusCode::OK);
     }
 }
