@@ -5,6 +5,7 @@ use std::time::Duration;
 
 use futures_util::future::join_all;
 use igfeed::fake::{FakeChild, FakeMedia, FakeOptions, Fault, Route, sample_media};
+use reqwest::Method;
 use serde_json::json;
 
 use crate::helpers::*;
@@ -414,19 +415,9 @@ async fn validators_and_compression() {
 async fn errors_are_problem_json_everywhere() {
     let app = spawn_app().await;
     assert_problem(app.get("/nope").await, 404).await;
-    let res = app
-        .client
-        .post(format!("{}/feed", app.url))
-        .send()
-        .await
-        .unwrap();
+    let res = app.request(Method::POST, "/feed", &[]).await;
     assert_problem(res, 405).await;
-    let res = app
-        .client
-        .head(format!("{}/feed", app.url))
-        .send()
-        .await
-        .unwrap();
+    let res = app.request(Method::HEAD, "/feed", &[]).await;
     assert_eq!(res.status(), 200);
 }
 
@@ -457,15 +448,16 @@ async fn cors_follows_configuration() {
     assert!(res.headers().get("access-control-allow-origin").is_none());
 
     // Preflights: granted to allowed origins only, never reach a route.
-    let preflight = |origin: &'static str| {
-        app.client
-            .request(reqwest::Method::OPTIONS, format!("{}/media/1", app.url))
-            .header("origin", origin)
-            .header("access-control-request-method", "GET")
-            .header("access-control-request-headers", "range")
-            .send()
+    let preflight = |origin| {
+        let headers = [
+            ("origin", origin),
+            ("access-control-request-method", "GET"),
+            ("access-control-request-headers", "range"),
+        ];
+        let app = &app;
+        async move { app.request(Method::OPTIONS, "/media/1", &headers).await }
     };
-    let res = preflight("https://shop.example").await.unwrap();
+    let res = preflight("https://shop.example").await;
     assert_eq!(res.status(), 204);
     let h = res.headers();
     assert_eq!(h["access-control-allow-origin"], "https://shop.example");
@@ -481,15 +473,10 @@ async fn cors_follows_configuration() {
             .unwrap()
             .contains("range")
     );
-    let res = preflight("https://evil.example").await.unwrap();
+    let res = preflight("https://evil.example").await;
     assert!(res.headers().get("access-control-allow-origin").is_none());
     // A plain OPTIONS (no preflight) is an ordinary request: 405.
-    let res = app
-        .client
-        .request(reqwest::Method::OPTIONS, format!("{}/feed", app.url))
-        .send()
-        .await
-        .unwrap();
+    let res = app.request(Method::OPTIONS, "/feed", &[]).await;
     assert_problem(res, 405).await;
 }
 

@@ -176,15 +176,21 @@ impl TestApp {
     }
 
     pub async fn get(&self, path: &str) -> reqwest::Response {
-        self.client
-            .get(format!("{}{path}", self.url))
-            .send()
-            .await
-            .unwrap()
+        self.get_with(path, &[]).await
     }
 
     pub async fn get_with(&self, path: &str, headers: &[(&str, &str)]) -> reqwest::Response {
-        let mut req = self.client.get(format!("{}{path}", self.url));
+        self.request(reqwest::Method::GET, path, headers).await
+    }
+
+    /// A `method` request for `path` with extra `headers`.
+    pub async fn request(
+        &self,
+        method: reqwest::Method,
+        path: &str,
+        headers: &[(&str, &str)],
+    ) -> reqwest::Response {
+        let mut req = self.client.request(method, format!("{}{path}", self.url));
         for (k, v) in headers {
             req = req.header(*k, *v);
         }
