@@ -91,16 +91,14 @@ where
         self.inner.poll_ready(cx)
     }
 
-    fn call(&mut self, mut req: Request) -> Self::Future {
+    fn call(&mut self, req: Request) -> Self::Future {
         let started = Instant::now();
         let settings = self.settings.clone();
+        // Kept for the span and the response; no route reads it from the
+        // request. (A client's id is a slice of the read buffer: no copy.)
         let request_id = match req.headers().get(X_REQUEST_ID) {
             Some(id) => id.clone(),
-            None => {
-                let id = new_request_id();
-                req.headers_mut().insert(X_REQUEST_ID, id.clone());
-                id
-            }
+            None => new_request_id(),
         };
         let route = req.extensions().get::<MatchedPath>().cloned();
         let method = req.method().clone();
