@@ -7,12 +7,12 @@ use std::sync::Arc;
 
 use std::time::{Duration, SystemTime};
 
-use axum::Router;
 use tokio::net::TcpListener;
 use tokio::sync::{mpsc, watch};
 use tokio::task::JoinHandle;
 use utoipa_swagger_ui::SwaggerUi;
 
+use crate::front::Front;
 use crate::media::MediaService;
 use crate::metrics::Metrics;
 use crate::middleware::StackLayer;
@@ -99,7 +99,7 @@ impl Default for Tuning {
 /// A built service, bound to its address, ready to run.
 pub struct App {
     listener: TcpListener,
-    router: Router,
+    front: Front,
     tuning: Tuning,
     /// The state behind the router, for tests and embedding.
     pub state: AppState,
@@ -184,14 +184,14 @@ impl App {
             metrics,
             media: Arc::new(media),
         });
-        let router = router(state.clone());
+        let front = front(state.clone());
         let addr = state.config.listen;
         let listener = TcpListener::bind(addr)
             .await
             .map_err(|source| StartError::Bind { addr, source })?;
         Ok(Self {
             listener,
-            router,
+            front,
             tuning,
             state,
         })
@@ -213,7 +213,7 @@ impl App {
         tracing::info!(addr = %self.local_addr(), "igfeed listening");
         let (stop, stopped) = watch::channel(false);
         let tasks = self.spawn_tasks(&stopped);
-        let served = crate::server::serve(self.listener, self.router, shutdown).await;
+        let served = crate::server::serve(self.listener, self.front, shutdown).await;
         tracing::info!("http server stopped");
         let _ = stop.send(true);
         for (name, task) in tasks {
@@ -271,18 +271,21 @@ pub fn request_timeout(upstream: Duration) -> Duration {
 
 /// The route table wrapped in the HTTP stack ([`crate::middleware`]):
 /// problem+json errors, request ids, one INFO log line and metrics per
-/// request, timeout, CORS.
-pub fn router(state: AppState) -> Router {
+/// request, timeout, CORS; with the fast path for cached media in front
+/// ([`crate::front`]), wrapped in the same stack.
+pub fn front(state: AppState) -> Front {
     let stack = StackLayer::new(
         state.metrics.clone(),
         &state.config.cors_origins,
         request_timeout(state.config.upstream_timeout),
     );
+    let media = state.media.clone();
     let (routes, _api) = routes::router(state);
-    routes
+    let router = routes
         .merge(SwaggerUi::new("/docs").config(utoipa_swagger_ui::Config::new(["/openapi.json"])))
         .fallback(error::not_found)
-        .layer(stack)
+        .layer(stack.clone());
+    Front::new(router, media, stack)
 }
 
 /// Resolves on SIGINT or SIGTERM. The handlers are installed when this is

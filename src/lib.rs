@@ -15,6 +15,7 @@
 //! - [`fsutil`]: atomic, durable file writes.
 //! - [`metrics`]: Prometheus metrics.
 //! - [`middleware`]: the HTTP stack around every route, in one pass.
+//! - [`front`]: cached media answered before the router.
 //! - [`server`]: the HTTP server loop (header timeout, limits, drain).
 //! - [`telemetry`]: tracing set-up.
 //! - [`zerocopy`]: large cached media sent with `sendfile`.
@@ -26,6 +27,7 @@ pub mod demo;
 pub mod error;
 pub mod fake;
 pub mod feed;
+pub mod front;
 pub mod fsutil;
 pub mod graph;
 pub mod healthcheck;

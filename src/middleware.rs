@@ -92,40 +92,28 @@ where
     }
 
     fn call(&mut self, req: Request) -> Self::Future {
-        let started = Instant::now();
         let settings = self.settings.clone();
-        // Kept for the span and the response; no route reads it from the
-        // request. (A client's id is a slice of the read buffer: no copy.)
-        let request_id = match req.headers().get(X_REQUEST_ID) {
-            Some(id) => id.clone(),
-            None => new_request_id(),
-        };
         let route = req.extensions().get::<MatchedPath>().cloned();
-        let method = req.method().clone();
-        let span = tracing::info_span!(
-            "request",
-            %method,
-            route = route_name(&route),
-            request_id = request_id.to_str().unwrap_or("-"),
-        );
-        let origin = req.headers().get(header::ORIGIN).cloned();
-        let preflight = method == Method::OPTIONS
-            && origin.is_some()
+        let (begun, span) = Begun::new(&req, route_name(&route));
+        let preflight = begun.method == Method::OPTIONS
+            && begun.origin.is_some()
             && req
                 .headers()
                 .contains_key(header::ACCESS_CONTROL_REQUEST_METHOD);
         let inner = (!preflight).then(|| self.inner.call(req));
         Box::pin(
             async move {
-                let mut res = match inner {
-                    None => settings.cors.preflight(origin.as_ref()),
+                let res = match inner {
+                    None => settings.cors.preflight(begun.origin.as_ref()),
                     Some(inner) => {
                         let mut inner = std::pin::pin!(inner);
                         // Answered at once (a cache hit): no timer needed.
                         let res = match futures_util::poll!(inner.as_mut()) {
                             Poll::Ready(res) => res,
                             Poll::Pending => {
-                                let deadline = tokio::time::Instant::from_std(started + settings.timeout);
+                                let deadline = tokio::time::Instant::from_std(
+                                    begun.started + settings.timeout,
+                                );
                                 match tokio::time::timeout_at(deadline, inner).await {
                                     Ok(res) => res,
                                     Err(_) => Ok(Problem::new(
@@ -145,22 +133,90 @@ where
                             res.headers_mut()
                                 .insert(header::CONNECTION, HeaderValue::from_static("close"));
                         }
-                        settings.cors.decorate(origin.as_ref(), res.headers_mut());
+                        settings
+                            .cors
+                            .decorate(begun.origin.as_ref(), res.headers_mut());
                         res
                     }
                 };
-                res.headers_mut()
-                    .entry(X_REQUEST_ID)
-                    .or_insert(request_id);
-                let route = route_name(&route);
-                let elapsed = started.elapsed();
-                let status = res.status().as_u16();
-                tracing::info!(%method, route, status, latency_ms = elapsed.as_secs_f64() * 1000.0, "request served");
-                settings.metrics.http(route, method.as_str(), status, elapsed);
-                Ok(res)
+                Ok(settings.finish(begun, route_name(&route), res))
             }
             .instrument(span),
         )
+    }
+}
+
+impl StackLayer {
+    /// Answers a request of a known `route` at once with `answer`, with
+    /// everything the stack adds: for the fast path that bypasses the
+    /// router ([`crate::front`]). `answer` must not fail or take long
+    /// (no problem+json mapping, no timeout here).
+    pub fn answer_now<B>(
+        &self,
+        route: &'static str,
+        req: &axum::http::Request<B>,
+        answer: impl FnOnce() -> Response,
+    ) -> Response {
+        let (begun, span) = Begun::new(req, route);
+        span.in_scope(|| {
+            let mut res = answer();
+            self.0
+                .cors
+                .decorate(begun.origin.as_ref(), res.headers_mut());
+            self.0.finish(begun, route, res)
+        })
+    }
+}
+
+/// What the stack notes of a request before it is answered.
+struct Begun {
+    started: Instant,
+    request_id: HeaderValue,
+    method: Method,
+    origin: Option<HeaderValue>,
+}
+
+impl Begun {
+    /// Notes `req` and opens its span.
+    fn new<B>(req: &axum::http::Request<B>, route: &str) -> (Self, tracing::Span) {
+        // A client's id is a slice of the read buffer (no copy); it goes
+        // to the span and the response, as no route reads it.
+        let request_id = match req.headers().get(X_REQUEST_ID) {
+            Some(id) => id.clone(),
+            None => new_request_id(),
+        };
+        let method = req.method().clone();
+        let span = tracing::info_span!(
+            "request",
+            %method,
+            route,
+            request_id = request_id.to_str().unwrap_or("-"),
+        );
+        let begun = Self {
+            started: Instant::now(),
+            request_id,
+            method,
+            origin: req.headers().get(header::ORIGIN).cloned(),
+        };
+        (begun, span)
+    }
+}
+
+impl Settings {
+    /// The request id on the response, the INFO line, the metrics.
+    fn finish(&self, begun: Begun, route: &str, mut res: Response) -> Response {
+        let Begun {
+            started,
+            request_id,
+            method,
+            ..
+        } = begun;
+        res.headers_mut().entry(X_REQUEST_ID).or_insert(request_id);
+        let elapsed = started.elapsed();
+        let status = res.status().as_u16();
+        tracing::info!(%method, route, status, latency_ms = elapsed.as_secs_f64() * 1000.0, "request served");
+        self.metrics.http(route, method.as_str(), status, elapsed);
+        res
     }
 }
 

@@ -1,21 +1,20 @@
-//! The HTTP server loop: axum's router on hyper, with the limits that keep
-//! slow or hostile clients from tying the service up (a header read
-//! timeout, a cap on header size) and a bounded graceful drain.
+//! The HTTP server loop: the service ([`Front`]) on hyper, with the limits
+//! that keep slow or hostile clients from tying the service up (a header
+//! read timeout, a cap on header size) and a bounded graceful drain.
 //!
 //! `axum::serve` offers no header read timeout, hence this small loop.
 
 use std::future::Future;
 use std::time::Duration;
 
-use axum::Router;
-use axum::body::Body;
 use hyper::body::Incoming;
+use hyper::service::service_fn;
 use hyper_util::rt::{TokioExecutor, TokioIo, TokioTimer};
 use hyper_util::server::conn::auto::Builder;
 use hyper_util::server::graceful::GracefulShutdown;
-use hyper_util::service::TowerToHyperService;
 use tokio::net::TcpListener;
-use tower::ServiceExt;
+
+use crate::front::Front;
 
 /// A client has this long to send a request's headers (slowloris guard).
 pub const HEADER_READ_TIMEOUT: Duration = Duration::from_secs(10);
@@ -24,19 +23,19 @@ pub const MAX_HEADER_BYTES: usize = 32 * 1024;
 /// How long open requests may take to finish after a shutdown signal.
 pub const DRAIN_TIMEOUT: Duration = Duration::from_secs(20);
 
-/// Serves `router` on `listener` until `shutdown`, then drains.
+/// Serves `front` on `listener` until `shutdown`, then drains.
 pub async fn serve(
     listener: TcpListener,
-    router: Router,
+    front: Front,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
-    serve_with(listener, router, shutdown, HEADER_READ_TIMEOUT).await
+    serve_with(listener, front, shutdown, HEADER_READ_TIMEOUT).await
 }
 
 /// [`serve`] with a chosen header read timeout (tests use a short one).
 pub async fn serve_with(
     listener: TcpListener,
-    router: Router,
+    front: Front,
     shutdown: impl Future<Output = ()> + Send + 'static,
     header_read_timeout: Duration,
 ) -> std::io::Result<()> {
@@ -65,17 +64,18 @@ pub async fn serve_with(
             },
             () = &mut shutdown => break,
         };
-        let router = router.clone();
+        let front = front.clone();
         let builder = builder.clone();
         let watcher = graceful.watcher();
         tokio::spawn(async move {
             // Responses are written whole (head and body in one go), so
             // Nagle's delay would only hold back their last segment.
             let _ = stream.set_nodelay(true);
-            let service = router.map_request(|req: hyper::Request<Incoming>| req.map(Body::new));
+            let service =
+                service_fn(move |req: hyper::Request<Incoming>| front.clone().answer(req));
             let conn = builder.serve_connection_with_upgrades(
                 TokioIo::new(crate::zerocopy::Conn::new(stream)),
-                TowerToHyperService::new(service),
+                service,
             );
             if let Err(e) = watcher.watch(conn.into_owned()).await {
                 tracing::debug!(error = %e, "connection ended with an error");

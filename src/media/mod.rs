@@ -196,6 +196,17 @@ impl MediaService {
 
     /// Whether `key` is a media of the current or last good feed.
     async fn knows(&self, key: &MediaKey) -> bool {
+        if let Some(known) = self.known_now(key) {
+            return known;
+        }
+        // No feed yet: fetch one (shared with /feed), then look again.
+        let _ = self.feed.current().await;
+        self.known_now(key).unwrap_or(false)
+    }
+
+    /// [`Self::knows`], if that can be told without fetching the feed
+    /// (`None` before the first good feed).
+    fn known_now(&self, key: &MediaKey) -> Option<bool> {
         let version = self.feed.version();
         let memo = INDEX.with_borrow(|memo| match memo {
             Some((id, v, index)) if *id == self.id && *v == version => {
@@ -203,15 +214,13 @@ impl MediaService {
             }
             _ => None,
         });
-        if let Some(known) = memo {
-            return known;
+        if memo.is_some() {
+            return memo;
         }
-        let Some(index) = self.index().await else {
-            return false;
-        };
+        let index = self.indexed(&self.feed.last_good()?);
         let known = index.url(key).is_some();
         INDEX.set(Some((self.id, version, index)));
-        known
+        Some(known)
     }
 
     /// The index of `snapshot`; a new feed brings new CDN URLs, so the ones
@@ -238,6 +247,17 @@ impl MediaService {
             .get(key)
             .cloned();
         Ok(fresh.unwrap_or_else(|| url.to_string()))
+    }
+
+    /// `key` if it is cached now, for a fast path that falls back to
+    /// [`Self::get`]: fetches nothing, not even the feed.
+    pub async fn peek(&self, key: &MediaKey) -> Option<Arc<Cached>> {
+        if self.known_now(key) != Some(true) {
+            return None;
+        }
+        let hit = self.cache.get(key).await?;
+        self.hits.inc();
+        Some(hit)
     }
 
     /// Serves `key`: from the cache, or fetched once however many ask at

@@ -74,14 +74,40 @@ pub async fn get_thumbnail(
     .await
 }
 
+/// The route templates (as axum matches them) for logs and metrics.
+const ROUTE: &str = "/media/{id}";
+const THUMBNAIL_ROUTE: &str = "/media/{id}/thumbnail";
+
+/// Whether `id` can be a media id at all (checked before any lookup).
+fn valid_id(id: &str) -> bool {
+    !id.is_empty() && id.len() <= 64 && id.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_')
+}
+
+/// The media a plain `GET /media/{id}[/thumbnail]` asks for, with its
+/// route template, for the fast path ([`crate::front`]). Anything else,
+/// percent-encoded ids included, is left to the router.
+pub fn fast_key<B>(req: &axum::http::Request<B>) -> Option<(MediaKey, &'static str)> {
+    if req.method() != axum::http::Method::GET {
+        return None;
+    }
+    let rest = req.uri().path().strip_prefix("/media/")?;
+    let (id, thumbnail, route) = match rest.split_once('/') {
+        None => (rest, false, ROUTE),
+        Some((id, "thumbnail")) => (id, true, THUMBNAIL_ROUTE),
+        Some(_) => return None,
+    };
+    if !valid_id(id) {
+        return None;
+    }
+    let key = MediaKey {
+        id: id.to_string(),
+        thumbnail,
+    };
+    Some((key, route))
+}
+
 async fn serve(state: &AppState, key: MediaKey, req: &HeaderMap) -> Result<Response, ApiError> {
-    let valid = !key.id.is_empty()
-        && key.id.len() <= 64
-        && key
-            .id
-            .bytes()
-            .all(|b| b.is_ascii_alphanumeric() || b == b'_');
-    if !valid {
+    if !valid_id(&key.id) {
         return Err(ApiError::NotFound("no such media".into()));
     }
     let range = req.get(header::RANGE).and_then(|v| v.to_str().ok());
@@ -130,7 +156,8 @@ fn response(status: StatusCode, headers: HeaderMap, body: Body) -> Response {
     res
 }
 
-fn cached(c: &Cached, req: &HeaderMap) -> Response {
+/// The answer for a cached media (also used by the fast path).
+pub fn cached(c: &Cached, req: &HeaderMap) -> Response {
     let mut h = HeaderMap::with_capacity(HEADERS);
     common_headers(&mut h);
     h.insert(header::ETAG, c.etag.clone());
@@ -198,4 +225,46 @@ fn streamed(res: reqwest::Response) -> Response {
         return p;
     }
     response(status, h, Body::from_stream(res.bytes_stream()))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn key(method: &str, uri: &str) -> Option<(String, bool, &'static str)> {
+        let req = axum::http::Request::builder()
+            .method(method)
+            .uri(uri)
+            .body(())
+            .unwrap();
+        fast_key(&req).map(|(k, route)| (k.id, k.thumbnail, route))
+    }
+
+    #[test]
+    fn only_plain_gets_of_valid_ids_take_the_fast_path() {
+        assert_eq!(
+            key("GET", "/media/123_a"),
+            Some(("123_a".into(), false, ROUTE))
+        );
+        assert_eq!(key("GET", "/media/9?w=1"), Some(("9".into(), false, ROUTE)));
+        assert_eq!(
+            key("GET", "/media/9/thumbnail"),
+            Some(("9".into(), true, THUMBNAIL_ROUTE))
+        );
+        for (method, uri) in [
+            ("HEAD", "/media/9"),
+            ("POST", "/media/9"),
+            ("GET", "/media/%39"),
+            ("GET", "/media/"),
+            ("GET", "/media/9/"),
+            ("GET", "/media/9/other"),
+            ("GET", "/media/9/thumbnail/"),
+            ("GET", "/media/a.b"),
+            ("GET", "/feed"),
+        ] {
+            assert_eq!(key(method, uri), None, "{method} {uri}");
+        }
+        let long = format!("/media/{}", "1".repeat(65));
+        assert_eq!(key("GET", &long), None);
+    }
 }
