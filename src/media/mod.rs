@@ -181,46 +181,34 @@ impl MediaService {
         self.large.invalidate_all();
     }
 
-    /// The index of the last good feed, fetching the feed once if none
-    /// was loaded yet.
-    async fn index(&self) -> Option<Arc<MediaIndex>> {
-        let snapshot = match self.feed.last_good() {
-            Some(s) => s,
-            None => {
-                let _ = self.feed.current().await;
-                self.feed.last_good()?
-            }
-        };
-        Some(self.indexed(&snapshot))
+    /// `f` of the last good feed's index, fetching the feed once if none
+    /// was loaded yet (shared with `/feed`).
+    async fn with_index<R>(&self, f: impl Fn(&MediaIndex) -> R) -> Option<R> {
+        if let Some(r) = self.with_index_now(&f) {
+            return Some(r);
+        }
+        let _ = self.feed.current().await;
+        self.with_index_now(f)
+    }
+
+    /// `f` of the last good feed's index, without fetching anything (`None`
+    /// before the first good feed). This thread's copy of the index is
+    /// used while the feed version stands: no lock, no reference count.
+    fn with_index_now<R>(&self, f: impl FnOnce(&MediaIndex) -> R) -> Option<R> {
+        let version = self.feed.version();
+        let current = INDEX.with_borrow(
+            |memo| matches!(memo, Some((id, v, _)) if *id == self.id && *v == version),
+        );
+        if !current {
+            let index = self.indexed(&self.feed.last_good()?);
+            INDEX.set(Some((self.id, version, index)));
+        }
+        INDEX.with_borrow(|memo| memo.as_ref().map(|(_, _, index)| f(index)))
     }
 
     /// Whether `key` is a media of the current or last good feed.
     async fn knows(&self, key: &MediaKey) -> bool {
-        if let Some(known) = self.known_now(key) {
-            return known;
-        }
-        // No feed yet: fetch one (shared with /feed), then look again.
-        let _ = self.feed.current().await;
-        self.known_now(key).unwrap_or(false)
-    }
-
-    /// [`Self::knows`], if that can be told without fetching the feed
-    /// (`None` before the first good feed).
-    fn known_now(&self, key: &MediaKey) -> Option<bool> {
-        let version = self.feed.version();
-        let memo = INDEX.with_borrow(|memo| match memo {
-            Some((id, v, index)) if *id == self.id && *v == version => {
-                Some(index.url(key).is_some())
-            }
-            _ => None,
-        });
-        if memo.is_some() {
-            return memo;
-        }
-        let index = self.indexed(&self.feed.last_good()?);
-        let known = index.url(key).is_some();
-        INDEX.set(Some((self.id, version, index)));
-        Some(known)
+        self.with_index(|index| index.url(key).is_some()).await == Some(true)
     }
 
     /// The index of `snapshot`; a new feed brings new CDN URLs, so the ones
@@ -238,21 +226,24 @@ impl MediaService {
 
     /// The CDN URL to fetch `key` from (a fresh one if learnt).
     async fn url_of(&self, key: &MediaKey) -> Result<String, MediaError> {
-        let index = self.index().await.ok_or(MediaError::NotFound)?;
-        let url = index.url(key).ok_or(MediaError::NotFound)?;
+        let url = self
+            .with_index(|index| index.url(key).map(str::to_string))
+            .await
+            .flatten()
+            .ok_or(MediaError::NotFound)?;
         let fresh = self
             .fresh_urls
             .lock()
             .unwrap_or_else(|e| e.into_inner())
             .get(key)
             .cloned();
-        Ok(fresh.unwrap_or_else(|| url.to_string()))
+        Ok(fresh.unwrap_or(url))
     }
 
     /// `key` if it is cached now, for a fast path that falls back to
     /// [`Self::get`]: fetches nothing, not even the feed.
     pub async fn peek(&self, key: &MediaKey) -> Option<Arc<Cached>> {
-        if self.known_now(key) != Some(true) {
+        if self.with_index_now(|index| index.url(key).is_some()) != Some(true) {
             return None;
         }
         let hit = self.cache.get(key).await?;
