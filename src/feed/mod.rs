@@ -35,8 +35,9 @@ pub struct Current {
     pub snapshot: Arc<Snapshot>,
     /// True when Instagram failed and this is the last good feed.
     pub stale: bool,
-    /// Distinguishes versions, for the rendered-body cache.
-    pub generation: u64,
+    /// The [`FeedService::version`] it was loaded at: tells loads apart,
+    /// for the rendered-body cache.
+    pub version: u64,
     /// When the cache lets it go (see [`lifetime`]).
     pub expires_at: Instant,
 }
@@ -75,7 +76,6 @@ pub struct FeedService {
     file: SnapshotFile,
     /// The last good snapshot; the media proxy watches it for allowed ids.
     last_good: watch::Sender<Option<Arc<Snapshot>>>,
-    generation: AtomicU64,
     /// Bumped whenever what is served may change (see [`FeedService::version`]).
     version: AtomicU64,
     /// Tells this service's per-thread memos from another's.
@@ -127,7 +127,6 @@ impl FeedService {
             rendered: Cache::builder().max_capacity(RENDERED_CAPACITY).build(),
             file,
             last_good: watch::channel(last).0,
-            generation: AtomicU64::new(0),
             version: AtomicU64::new(0),
             id: crate::instance_id(),
             metrics: None,
@@ -162,9 +161,10 @@ impl FeedService {
         self.last_good.borrow().clone()
     }
 
-    /// Changes on a purge and after each new last good snapshot: a cheap
-    /// check, without a lock, of whether something derived from the feed
-    /// is still current. Read it before what it guards.
+    /// Changes on a purge and with each load (after a new last good
+    /// snapshot is in place): a cheap check, without a lock, of whether
+    /// something derived from the feed is still current. Read it before
+    /// what it guards.
     pub fn version(&self) -> u64 {
         self.version.load(Ordering::Acquire)
     }
@@ -241,7 +241,7 @@ impl FeedService {
 
     /// A rendered body for this feed version, base URL and filter.
     async fn rendered(&self, cur: &Current, base: &str, filter: &Filter) -> Arc<Rendered> {
-        let key = (cur.generation, base.to_string(), filter.clone());
+        let key = (cur.version, base.to_string(), filter.clone());
         self.rendered
             .get_with(key, async {
                 let doc = render::response(&cur.snapshot, cur.stale, base, filter);
@@ -254,21 +254,24 @@ impl FeedService {
     pub fn purge(&self) {
         self.current.invalidate_all();
         self.rendered.invalidate_all();
-        self.version.fetch_add(1, Ordering::AcqRel);
+        self.bump();
+    }
+
+    /// A new [`FeedService::version`].
+    fn bump(&self) -> u64 {
+        self.version.fetch_add(1, Ordering::AcqRel) + 1
     }
 
     async fn load(&self) -> Result<Arc<Current>, FeedUnavailable> {
-        let generation = self.generation.fetch_add(1, Ordering::Relaxed) + 1;
         let reason = match self.fetch().await {
             Ok(snapshot) => {
                 let snapshot = Arc::new(snapshot);
                 self.persist(snapshot.clone()).await;
                 self.last_good.send_replace(Some(snapshot.clone()));
-                self.version.fetch_add(1, Ordering::AcqRel);
                 return Ok(Arc::new(Current {
                     snapshot,
                     stale: false,
-                    generation,
+                    version: self.bump(),
                     expires_at: Instant::now() + lifetime(self.ttl, false),
                 }));
             }
@@ -280,7 +283,7 @@ impl FeedService {
                 Ok(Arc::new(Current {
                     snapshot,
                     stale: true,
-                    generation,
+                    version: self.bump(),
                     expires_at: Instant::now() + lifetime(self.ttl, true),
                 }))
             }
