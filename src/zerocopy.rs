@@ -53,7 +53,7 @@ fn lookup(ptr: *const u8, len: usize) -> Option<(Arc<OwnedFd>, u64)> {
 
 /// A body being written into a memfd; [`SealedWriter::finish`] seals it
 /// and maps it.
-pub struct SealedWriter {
+pub(crate) struct SealedWriter {
     file: std::fs::File,
     len: usize,
 }
@@ -72,10 +72,6 @@ impl SealedWriter {
 
     pub fn len(&self) -> usize {
         self.len
-    }
-
-    pub fn is_empty(&self) -> bool {
-        self.len == 0
     }
 
     pub fn write(&mut self, chunk: &[u8]) -> io::Result<()> {
