@@ -4,8 +4,8 @@
 //! A cached `/media/{id}` is the hottest path, and the one measured against
 //! nginx serving the same file. Through axum's router it took 24
 //! allocations and ~6 µs of user CPU (route match, URL parameters, request
-//! extensions, a route clone, boxed futures); answered here, 6 allocations
-//! and ~3 µs (a uprobe on `malloc` and CPU time per request, under wrk).
+//! extensions, a route clone, boxed futures); answered here, 8 allocations
+//! and ~3-4 µs (a uprobe on `malloc` and CPU time per request, under wrk).
 //! The answer is the same: the same code builds it, the same stack
 //! (request id, CORS, log line, metrics) wraps it, and anything other than
 //! a GET of a media cached now goes to the router. A test compares the two
