@@ -121,6 +121,36 @@ async fn media_links_follow_the_request_host_without_public_url() {
 }
 
 #[tokio::test]
+async fn the_same_query_from_other_hosts_gets_their_own_links() {
+    // A thread remembers its last /feed answer; the base URL is part of
+    // what must match, and only the spelling a client sent differs.
+    let app = spawn_app_with(FakeOptions::default(), five_kinds(), |_| {}).await;
+    for (host, proto, base) in [
+        ("a.example", "http", "http://a.example"),
+        ("b.example", "http", "http://b.example"),
+        ("b.example", "https", "https://b.example"),
+        ("B.Example", "https", "https://b.example"),
+        ("a.example", "http", "http://a.example"),
+    ] {
+        let body: serde_json::Value = app
+            .get_with(
+                "/feed?limit=1",
+                &[("host", host), ("x-forwarded-proto", proto)],
+            )
+            .await
+            .json()
+            .await
+            .unwrap();
+        assert_eq!(
+            body["data"][0]["media_url"],
+            format!("{base}/media/17900000000000005"),
+            "Host: {host}, X-Forwarded-Proto: {proto}"
+        );
+    }
+    assert_eq!(app.fake.calls(Route::MediaList), 1, "one feed, five bases");
+}
+
+#[tokio::test]
 async fn filters_apply_type_before_limit() {
     let app = spawn_app_with(FakeOptions::default(), five_kinds(), |_| {}).await;
     let ids = |v: serde_json::Value| -> Vec<String> {
