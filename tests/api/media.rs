@@ -232,6 +232,34 @@ async fn expired_urls_are_renewed_with_one_graph_call() {
 }
 
 #[tokio::test]
+async fn a_purge_drops_cached_media() {
+    let app = media_app(FakeOptions::default(), |c| {
+        c.admin_key = Some(Secret::new(ADMIN_KEY))
+    })
+    .await;
+    app.get_feed().await;
+    let path = "/media/17900000000000001";
+    let asset = app.fake.asset("17900000000000001_n.jpg").unwrap();
+    let cdn = app.fake.calls(Route::Cdn);
+    for _ in 0..2 {
+        let res = app.get(path).await;
+        assert_eq!(res.bytes().await.unwrap(), asset);
+    }
+    assert_eq!(
+        app.fake.calls(Route::Cdn),
+        cdn + 1,
+        "cached after the first"
+    );
+    app.admin(Method::POST, "/admin/cache/purge", Some(ADMIN_KEY), None)
+        .await;
+    for _ in 0..2 {
+        let res = app.get(path).await;
+        assert_eq!(res.bytes().await.unwrap(), asset);
+    }
+    assert_eq!(app.fake.calls(Route::Cdn), cdn + 2, "fetched again, once");
+}
+
+#[tokio::test]
 async fn a_cdn_403_is_recovered_too() {
     let app = media_app(FakeOptions::default(), |_| {}).await;
     app.get_feed().await;
