@@ -194,7 +194,7 @@ impl GraphClient {
 
     /// Current CDN URLs of one post or carousel child.
     pub async fn media_urls(&self, token: &Secret, id: &str) -> Result<MediaUrls, GraphError> {
-        if id.is_empty() || !id.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_') {
+        if !is_media_id(id) {
             return Err(GraphError::BadRequest {
                 code: 100,
                 message: "malformed media id".into(),
@@ -335,6 +335,12 @@ pub fn redact(text: &str, token: &Secret) -> String {
         return text.to_string();
     }
     text.replace(token.expose(), "[redacted]")
+}
+
+/// Whether `id` has the form of an Instagram media id (letters, digits,
+/// `_`; at most 64): checked before an id reaches a URL or a lookup.
+pub fn is_media_id(id: &str) -> bool {
+    !id.is_empty() && id.len() <= 64 && id.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_')
 }
 
 /// A reqwest error without its URL (which carries the token).

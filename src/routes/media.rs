@@ -78,11 +78,6 @@ pub async fn get_thumbnail(
 const ROUTE: &str = "/media/{id}";
 const THUMBNAIL_ROUTE: &str = "/media/{id}/thumbnail";
 
-/// Whether `id` can be a media id at all (checked before any lookup).
-fn valid_id(id: &str) -> bool {
-    !id.is_empty() && id.len() <= 64 && id.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_')
-}
-
 /// The media a plain `GET /media/{id}[/thumbnail]` asks for, with its
 /// route template, for the fast path ([`crate::front`]). Anything else,
 /// percent-encoded ids included, is left to the router.
@@ -96,7 +91,7 @@ pub fn fast_key<B>(req: &axum::http::Request<B>) -> Option<(MediaKey, &'static s
         Some((id, "thumbnail")) => (id, true, THUMBNAIL_ROUTE),
         Some(_) => return None,
     };
-    if !valid_id(id) {
+    if !crate::graph::is_media_id(id) {
         return None;
     }
     let key = MediaKey {
@@ -107,7 +102,7 @@ pub fn fast_key<B>(req: &axum::http::Request<B>) -> Option<(MediaKey, &'static s
 }
 
 async fn serve(state: &AppState, key: MediaKey, req: &HeaderMap) -> Result<Response, ApiError> {
-    if !valid_id(&key.id) {
+    if !crate::graph::is_media_id(&key.id) {
         return Err(ApiError::NotFound("no such media".into()));
     }
     let range = req.get(header::RANGE).and_then(|v| v.to_str().ok());
