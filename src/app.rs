@@ -1,5 +1,6 @@
-//! The application: shared state, the HTTP stack around the route table,
-//! start-up and graceful shutdown.
+//! Start-up and shutdown: the state is built from the configuration, the
+//! listener bound, the background tasks started, and on a signal the server
+//! drains and the tasks stop.
 
 use std::future::Future;
 use std::net::SocketAddr;
@@ -10,55 +11,17 @@ use std::time::{Duration, SystemTime};
 use tokio::net::TcpListener;
 use tokio::sync::{mpsc, watch};
 use tokio::task::JoinHandle;
-use utoipa_swagger_ui::SwaggerUi;
 
-use crate::front::Front;
-use crate::media::MediaService;
+use crate::media::{MediaService, MediaSettings};
 use crate::metrics::Metrics;
-use crate::middleware::StackLayer;
+use crate::server::Limits;
+use crate::state::{AppState, Shared};
 
 use crate::alerts::{AlertSettings, Watchdog};
 use crate::config::Config;
-use crate::error;
 use crate::feed::{FeedService, SnapshotFile};
 use crate::graph::GraphClient;
-use crate::routes;
 use crate::token::{RefreshPolicy, TokenFile, TokenManager};
-
-/// Everything a handler needs, behind one `Arc`: axum clones the state for
-/// every request, so a clone must be a single reference count.
-#[derive(Clone)]
-pub struct AppState(Arc<Shared>);
-
-impl std::ops::Deref for AppState {
-    type Target = Shared;
-
-    fn deref(&self) -> &Shared {
-        &self.0
-    }
-}
-
-impl From<Shared> for AppState {
-    fn from(shared: Shared) -> Self {
-        Self(Arc::new(shared))
-    }
-}
-
-/// The service's shared handles; reach them through [`AppState`].
-pub struct Shared {
-    /// The settings the service was started with.
-    pub config: Arc<Config>,
-    /// The cached feed with its last good fallback.
-    pub feed: Arc<FeedService>,
-    /// The access token and its status.
-    pub tokens: Arc<TokenManager>,
-    /// The Graph API client (for validating tokens, media URLs).
-    pub graph: GraphClient,
-    /// Prometheus metrics, rendered at `/metrics`.
-    pub metrics: Metrics,
-    /// The media proxy and its byte-bounded cache.
-    pub media: Arc<MediaService>,
-}
 
 /// Why the service could not start.
 #[derive(Debug, thiserror::Error)]
@@ -84,6 +47,8 @@ pub struct Tuning {
     pub refresh_backoff: Duration,
     /// Fetch each new feed's media into the cache in the background.
     pub warm_media: bool,
+    /// The server's limits on clients.
+    pub limits: Limits,
 }
 
 impl Default for Tuning {
@@ -92,6 +57,7 @@ impl Default for Tuning {
             alerts: AlertSettings::default(),
             refresh_backoff: crate::token::refresher::BACKOFF_BASE,
             warm_media: true,
+            limits: Limits::default(),
         }
     }
 }
@@ -99,7 +65,6 @@ impl Default for Tuning {
 /// A built service, bound to its address, ready to run.
 pub struct App {
     listener: TcpListener,
-    front: Front,
     tuning: Tuning,
     /// The state behind the router, for tests and embedding.
     pub state: AppState,
@@ -163,14 +128,16 @@ impl App {
             .with_metrics(metrics.clone()),
         );
         let media = MediaService::new(
-            config.media_hosts.clone(),
-            config.media_cache_size,
-            config.media_max_object,
-            config.upstream_timeout,
+            MediaSettings {
+                hosts: config.media_hosts.clone(),
+                budget: config.media_cache_size,
+                max_object: config.media_max_object,
+                timeout: config.upstream_timeout,
+            },
             feed.clone(),
             tokens.clone(),
             graph.clone(),
-            metrics.clone(),
+            &metrics,
         )
         .map_err(|e| StartError::Config {
             setting: "IGFEED_MEDIA_HOSTS",
@@ -184,14 +151,12 @@ impl App {
             metrics,
             media: Arc::new(media),
         });
-        let front = front(state.clone());
         let addr = state.config.listen;
         let listener = TcpListener::bind(addr)
             .await
             .map_err(|source| StartError::Bind { addr, source })?;
         Ok(Self {
             listener,
-            front,
             tuning,
             state,
         })
@@ -206,14 +171,12 @@ impl App {
 
     /// Starts the background tasks, serves until `shutdown` completes,
     /// drains open requests, then stops the tasks.
-    pub async fn run(
-        self,
-        shutdown: impl Future<Output = ()> + Send + 'static,
-    ) -> std::io::Result<()> {
+    pub async fn run(self, shutdown: impl Future<Output = ()> + Send + 'static) {
         tracing::info!(addr = %self.local_addr(), "igfeed listening");
         let (stop, stopped) = watch::channel(false);
         let tasks = self.spawn_tasks(&stopped);
-        let served = crate::server::serve(self.listener, self.front, shutdown).await;
+        let router = crate::routes::router(self.state.clone());
+        crate::server::serve(self.listener, router, self.tuning.limits, shutdown).await;
         tracing::info!("http server stopped");
         let _ = stop.send(true);
         for (name, task) in tasks {
@@ -223,7 +186,6 @@ impl App {
                 Err(_) => tracing::warn!(task = name, "task did not stop within 10s"),
             }
         }
-        served
     }
 
     fn spawn_tasks(&self, stopped: &watch::Receiver<bool>) -> Vec<(&'static str, JoinHandle<()>)> {
@@ -240,7 +202,7 @@ impl App {
         if self.tuning.warm_media {
             tasks.push((
                 "media warm-up",
-                tokio::spawn(s.media.clone().warm_up(stopped.clone())),
+                tokio::spawn(crate::media::warm::run(s.media.clone(), stopped.clone())),
             ));
         }
         if let Some(url) = s.config.alert_webhook.clone() {
@@ -258,34 +220,6 @@ impl App {
         }
         tasks
     }
-}
-
-/// The most a request body may be (the only bodies are admin JSON, so
-/// the limit is set on `/admin/*`).
-pub const MAX_BODY_BYTES: usize = 16 * 1024;
-/// The longest a response head may take before the client gets a 504
-/// problem; generous, since a cold feed may walk several pages upstream.
-pub fn request_timeout(upstream: Duration) -> Duration {
-    (upstream * 3).max(Duration::from_secs(30))
-}
-
-/// The route table wrapped in the HTTP stack ([`crate::middleware`]):
-/// problem+json errors, request ids, one INFO log line and metrics per
-/// request, timeout, CORS; with the fast path for cached media in front
-/// ([`crate::front`]), wrapped in the same stack.
-pub fn front(state: AppState) -> Front {
-    let stack = StackLayer::new(
-        state.metrics.clone(),
-        &state.config.cors_origins,
-        request_timeout(state.config.upstream_timeout),
-    );
-    let media = state.media.clone();
-    let (routes, _api) = routes::router(state);
-    let router = routes
-        .merge(SwaggerUi::new("/docs").config(utoipa_swagger_ui::Config::new(["/openapi.json"])))
-        .fallback(error::not_found)
-        .layer(stack.clone());
-    Front::new(router, media, stack)
 }
 
 /// Resolves on SIGINT or SIGTERM. The handlers are installed when this is

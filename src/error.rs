@@ -1,10 +1,16 @@
-//! HTTP errors: every error answer is `application/problem+json` (RFC 9457).
-//! Internal causes are logged where they happen and never shown.
+//! The HTTP edge's one error type. Handlers return [`ApiError`] (with `?`
+//! on domain errors); its `IntoResponse` is the single place that picks a
+//! status and a problem `type`, and renders `application/problem+json`
+//! (RFC 9457). Internal causes are logged where they happen, never shown.
 
+use axum::extract::FromRequest;
 use axum::extract::rejection::{JsonRejection, QueryRejection};
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use serde::Serialize;
+
+use crate::feed::FeedUnavailable;
+use crate::media::MediaError;
 
 /// The media type of error bodies.
 pub const PROBLEM_JSON: &str = "application/problem+json";
@@ -24,6 +30,7 @@ pub struct Problem {
 }
 
 impl Problem {
+    /// A problem of type `about:blank`, titled after the status.
     pub fn new(status: StatusCode, detail: impl Into<String>) -> Self {
         Self {
             kind: "about:blank".into(),
@@ -33,16 +40,14 @@ impl Problem {
         }
     }
 
-    /// A problem with a specific type tag, e.g. `urn:igfeed:token-invalid`.
-    pub fn typed(status: StatusCode, kind: &str, detail: impl Into<String>) -> Self {
-        Self {
-            kind: kind.into(),
-            ..Self::new(status, detail)
-        }
-    }
-
-    pub fn status(&self) -> StatusCode {
+    fn status(&self) -> StatusCode {
         StatusCode::from_u16(self.status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR)
+    }
+}
+
+impl std::fmt::Display for Problem {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{} {}: {}", self.status, self.title, self.detail)
     }
 }
 
@@ -51,39 +56,136 @@ impl IntoResponse for Problem {
         let status = self.status();
         let body = serde_json::to_vec(&self).unwrap_or_default();
         let mut res = (status, body).into_response();
-        res.headers_mut()
-            .insert(header::CONTENT_TYPE, HeaderValue::from_static(PROBLEM_JSON));
-        res.headers_mut()
-            .insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+        let h = res.headers_mut();
+        h.insert(header::CONTENT_TYPE, HeaderValue::from_static(PROBLEM_JSON));
+        h.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
         res
     }
 }
 
-/// The errors a handler can answer with.
+/// Everything a request can fail with.
 #[derive(Debug, thiserror::Error)]
 pub enum ApiError {
+    /// A bad query, path or header.
     #[error("{0}")]
     BadRequest(String),
-    #[error("not found")]
-    NotFound(String),
     #[error("{0}")]
-    Problem(Problem),
+    NotFound(&'static str),
+    /// The admin key is missing or wrong.
+    #[error("a valid admin key is required: Authorization: Bearer <IGFEED_ADMIN_KEY>")]
+    Unauthorized,
+    /// The request conflicts with the state (e.g. no token to refresh).
+    #[error("{0}")]
+    Conflict(&'static str),
+    /// A well-formed body whose content cannot be used.
+    #[error("{0}")]
+    Unprocessable(&'static str),
+    /// A body the JSON extractor refused (400, 413, 415, 422).
+    #[error("{detail}")]
+    Rejected { status: StatusCode, detail: String },
+    #[error(transparent)]
+    Feed(#[from] FeedUnavailable),
+    /// `/readyz`: no feed can be served, and why.
+    #[error("{0}")]
+    NotReady(String),
+    #[error(transparent)]
+    Media(#[from] MediaError),
+    /// A `Range` outside the body (`total` bytes, when known).
+    #[error("the range is outside the bytes of this media")]
+    RangeNotSatisfiable { total: Option<u64> },
+    /// Instagram refused a token (redacted message).
+    #[error("Instagram rejected the token: {0}")]
+    TokenRejected(String),
+    /// Instagram could not be asked to check a token.
+    #[error("could not check the token with Instagram: {0}")]
+    TokenUnchecked(String),
+    /// A refresh failed for a reason that may pass.
+    #[error("the refresh failed, the current token stays: {0}")]
+    RefreshFailed(String),
+    #[error("the token was accepted but could not be stored durably; it is in use until restart")]
+    NotStored,
+    /// The answer took longer than the request timeout.
+    #[error("the response took too long")]
+    Timeout,
+    /// A handler panicked.
+    #[error("an internal error occurred")]
+    Internal,
+}
+
+/// Problem types beyond `about:blank`: stable names clients may match on.
+mod kinds {
+    pub const FEED_UNAVAILABLE: &str = "urn:igfeed:feed-unavailable";
+    pub const NOT_READY: &str = "urn:igfeed:not-ready";
+    pub const CDN_FAILED: &str = "urn:igfeed:cdn-failed";
+    pub const CDN_TIMEOUT: &str = "urn:igfeed:cdn-timeout";
+    pub const TOKEN_REJECTED: &str = "urn:igfeed:token-rejected";
+    pub const UPSTREAM_UNAVAILABLE: &str = "urn:igfeed:upstream-unavailable";
+    pub const REFRESH_FAILED: &str = "urn:igfeed:refresh-failed";
+}
+
+impl ApiError {
+    /// The status and problem type of this error.
+    fn classify(&self) -> (StatusCode, &'static str) {
+        use ApiError as E;
+        match self {
+            E::BadRequest(_) => (StatusCode::BAD_REQUEST, "about:blank"),
+            E::NotFound(_) | E::Media(MediaError::NotFound) => {
+                (StatusCode::NOT_FOUND, "about:blank")
+            }
+            E::Unauthorized => (StatusCode::UNAUTHORIZED, "about:blank"),
+            E::Conflict(_) => (StatusCode::CONFLICT, "about:blank"),
+            E::Unprocessable(_) => (StatusCode::UNPROCESSABLE_ENTITY, "about:blank"),
+            E::Rejected { status, .. } => (*status, "about:blank"),
+            E::Feed(_) => (StatusCode::SERVICE_UNAVAILABLE, kinds::FEED_UNAVAILABLE),
+            E::NotReady(_) => (StatusCode::SERVICE_UNAVAILABLE, kinds::NOT_READY),
+            E::Media(MediaError::Timeout) => (StatusCode::GATEWAY_TIMEOUT, kinds::CDN_TIMEOUT),
+            E::Media(_) => (StatusCode::BAD_GATEWAY, kinds::CDN_FAILED),
+            E::RangeNotSatisfiable { .. } => (StatusCode::RANGE_NOT_SATISFIABLE, "about:blank"),
+            E::TokenRejected(_) => (StatusCode::UNPROCESSABLE_ENTITY, kinds::TOKEN_REJECTED),
+            E::TokenUnchecked(_) => (StatusCode::BAD_GATEWAY, kinds::UPSTREAM_UNAVAILABLE),
+            E::RefreshFailed(_) => (StatusCode::BAD_GATEWAY, kinds::REFRESH_FAILED),
+            E::NotStored | E::Internal => (StatusCode::INTERNAL_SERVER_ERROR, "about:blank"),
+            E::Timeout => (StatusCode::GATEWAY_TIMEOUT, "about:blank"),
+        }
+    }
+
+    /// The problem document for this error.
+    pub fn problem(&self) -> Problem {
+        let (status, kind) = self.classify();
+        let detail = match self {
+            ApiError::Media(MediaError::Timeout) => {
+                "the Instagram CDN did not answer in time".into()
+            }
+            ApiError::Media(MediaError::NotFound) => "no such media in the feed".into(),
+            ApiError::Media(e) => format!("the media could not be fetched: {e}"),
+            ApiError::RangeNotSatisfiable { total: Some(total) } => {
+                format!("the range is outside the {total} bytes of this media")
+            }
+            other => other.to_string(),
+        };
+        Problem {
+            kind: kind.into(),
+            ..Problem::new(status, detail)
+        }
+    }
 }
 
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
+        let mut res = self.problem().into_response();
+        let h = res.headers_mut();
         match self {
-            ApiError::BadRequest(detail) => Problem::new(StatusCode::BAD_REQUEST, detail),
-            ApiError::NotFound(detail) => Problem::new(StatusCode::NOT_FOUND, detail),
-            ApiError::Problem(p) => p,
+            ApiError::Unauthorized => {
+                h.append(header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer"));
+            }
+            ApiError::RangeNotSatisfiable { total: Some(total) } => {
+                if let Ok(v) = HeaderValue::from_str(&format!("bytes */{total}")) {
+                    h.append(header::CONTENT_RANGE, v);
+                }
+            }
+            _ => {}
         }
-        .into_response()
-    }
-}
-
-impl From<Problem> for ApiError {
-    fn from(p: Problem) -> Self {
-        ApiError::Problem(p)
+        res
     }
 }
 
@@ -95,24 +197,32 @@ impl From<QueryRejection> for ApiError {
 
 impl From<JsonRejection> for ApiError {
     fn from(r: JsonRejection) -> Self {
-        ApiError::Problem(Problem::new(r.status(), r.body_text()))
+        ApiError::Rejected {
+            status: r.status(),
+            detail: r.body_text(),
+        }
     }
 }
 
-impl std::fmt::Display for Problem {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(f, "{} {}: {}", self.status, self.title, self.detail)
+/// `axum::Json` whose rejections are problems like every other error.
+#[derive(Debug, FromRequest)]
+#[from_request(via(axum::Json), rejection(ApiError))]
+pub struct Json<T>(pub T);
+
+impl<T: Serialize> IntoResponse for Json<T> {
+    fn into_response(self) -> Response {
+        axum::Json(self.0).into_response()
     }
 }
 
-/// Fallback for unknown routes.
-pub async fn not_found() -> Problem {
-    Problem::new(StatusCode::NOT_FOUND, "no such resource")
+/// The answer for a path no route has.
+pub async fn not_found() -> ApiError {
+    ApiError::NotFound("no such resource")
 }
 
-/// Turns plain-text error answers of the framework (405 wrong method, 413
-/// body too large, 408 timeouts …) into problem+json, so clients see one
-/// error format everywhere.
+/// Turns the framework's plain-text or empty error answers (405 wrong
+/// method, 413 body too large, a timeout's 504 …) into problems, so
+/// clients see one error format everywhere. Headers such as `Allow` stay.
 pub fn problem_for_plain_errors(res: Response) -> Response {
     let status = res.status();
     if !(status.is_client_error() || status.is_server_error()) {
@@ -126,20 +236,24 @@ pub fn problem_for_plain_errors(res: Response) -> Response {
         return res;
     }
     let (parts, _) = res.into_parts();
-    let detail = match status {
-        StatusCode::METHOD_NOT_ALLOWED => "method not allowed for this resource".to_string(),
-        StatusCode::PAYLOAD_TOO_LARGE => "request body too large".to_string(),
-        StatusCode::REQUEST_TIMEOUT => "request timed out".to_string(),
-        _ => status
-            .canonical_reason()
-            .unwrap_or("error")
-            .to_ascii_lowercase(),
+    let problem = match status {
+        StatusCode::METHOD_NOT_ALLOWED => {
+            Problem::new(status, "method not allowed for this resource")
+        }
+        StatusCode::PAYLOAD_TOO_LARGE => Problem::new(status, "request body too large"),
+        StatusCode::GATEWAY_TIMEOUT => ApiError::Timeout.problem(),
+        _ => Problem::new(
+            status,
+            status
+                .canonical_reason()
+                .unwrap_or("error")
+                .to_ascii_lowercase(),
+        ),
     };
-    let mut new = Problem::new(status, detail).into_response();
-    // Keep headers such as `Allow` on 405.
+    let mut new = problem.into_response();
     for (name, value) in parts.headers.iter() {
         if name != header::CONTENT_TYPE && name != header::CONTENT_LENGTH {
-            new.headers_mut().insert(name.clone(), value.clone());
+            new.headers_mut().append(name.clone(), value.clone());
         }
     }
     new

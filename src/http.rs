@@ -1,7 +1,7 @@
 //! Small HTTP helpers shared by the handlers: the public base URL, content
 //! negotiation and conditional requests.
 
-use axum::http::{HeaderMap, header};
+use axum::http::{HeaderMap, Uri, header};
 
 use crate::error::ApiError;
 
@@ -81,78 +81,47 @@ pub fn etag_matches(headers: &HeaderMap, digest: &str) -> bool {
 }
 
 /// The public base URL of this service as a client reached it: the
-/// configured `IGFEED_PUBLIC_URL`, else `http(s)://` + the `Host` header
-/// (`https` when `X-Forwarded-Proto` says so), lower-cased. Borrowed from
-/// the request, so a hot path compares it ([`Base::is`]) without
-/// allocating; `to_string` spells it.
-#[derive(Debug, Clone, Copy)]
-pub enum Base<'a> {
-    /// `IGFEED_PUBLIC_URL`.
-    Configured(&'a str),
-    /// From the request: the host as sent (compared case-insensitively).
-    Request { https: bool, host: &'a str },
-}
-
-impl<'a> Base<'a> {
-    /// Validates the request's `Host` (unless a base is configured).
-    pub fn of(configured: Option<&'a str>, headers: &'a HeaderMap) -> Result<Self, ApiError> {
-        if let Some(base) = configured {
-            return Ok(Base::Configured(base));
-        }
-        let host = headers
-            .get(header::HOST)
-            .and_then(|h| h.to_str().ok())
-            .map(str::trim)
-            .filter(|h| !h.is_empty())
-            .ok_or_else(|| {
-                ApiError::BadRequest("a Host header is required (or set IGFEED_PUBLIC_URL)".into())
-            })?;
-        let valid = host.len() <= 255
-            && host.bytes().all(|b| {
-                b.is_ascii_alphanumeric() || matches!(b, b'.' | b'-' | b':' | b'[' | b']' | b'_')
-            });
-        if !valid {
-            return Err(ApiError::BadRequest(
-                "the Host header is not a valid host name".into(),
-            ));
-        }
-        let https = headers
-            .get("x-forwarded-proto")
-            .and_then(|v| v.to_str().ok())
-            .is_some_and(|v| {
-                v.split(',')
-                    .next()
-                    .unwrap_or("")
-                    .trim()
-                    .eq_ignore_ascii_case("https")
-            });
-        Ok(Base::Request { https, host })
+/// configured `IGFEED_PUBLIC_URL`, else `http(s)://` + the host the client
+/// named (`Host`, or the request target's authority, as HTTP/2 sends it in
+/// `:authority`), `https` when `X-Forwarded-Proto` says so, lower-cased.
+pub fn public_base(
+    configured: Option<&str>,
+    uri: &Uri,
+    headers: &HeaderMap,
+) -> Result<String, ApiError> {
+    if let Some(base) = configured {
+        return Ok(base.to_string());
     }
-
-    /// Whether `url` is this base, as [`ToString::to_string`] would spell it.
-    pub fn is(&self, url: &str) -> bool {
-        match *self {
-            Base::Configured(base) => base == url,
-            Base::Request { https, host } => {
-                let scheme = if https { "https://" } else { "http://" };
-                url.strip_prefix(scheme).is_some_and(|h| {
-                    h.eq_ignore_ascii_case(host) && !h.bytes().any(|b| b.is_ascii_uppercase())
-                })
-            }
-        }
+    let host = headers
+        .get(header::HOST)
+        .and_then(|h| h.to_str().ok())
+        .or_else(|| uri.authority().map(|a| a.as_str()))
+        .map(str::trim)
+        .filter(|h| !h.is_empty())
+        .ok_or_else(|| {
+            ApiError::BadRequest("a Host header is required (or set IGFEED_PUBLIC_URL)".into())
+        })?;
+    let valid = host.len() <= 255
+        && host.bytes().all(|b| {
+            b.is_ascii_alphanumeric() || matches!(b, b'.' | b'-' | b':' | b'[' | b']' | b'_')
+        });
+    if !valid {
+        return Err(ApiError::BadRequest(
+            "the Host header is not a valid host name".into(),
+        ));
     }
-}
-
-impl std::fmt::Display for Base<'_> {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        match *self {
-            Base::Configured(base) => f.write_str(base),
-            Base::Request { https, host } => {
-                let scheme = if https { "https" } else { "http" };
-                write!(f, "{scheme}://{}", host.to_ascii_lowercase())
-            }
-        }
-    }
+    let https = headers
+        .get("x-forwarded-proto")
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| {
+            v.split(',')
+                .next()
+                .unwrap_or("")
+                .trim()
+                .eq_ignore_ascii_case("https")
+        });
+    let scheme = if https { "https" } else { "http" };
+    Ok(format!("{scheme}://{}", host.to_ascii_lowercase()))
 }
 
 #[cfg(test)]
@@ -207,7 +176,7 @@ mod tests {
     }
 
     fn public_base(configured: Option<&str>, headers: &HeaderMap) -> Result<String, ApiError> {
-        Base::of(configured, headers).map(|b| b.to_string())
+        super::public_base(configured, &Uri::from_static("/feed"), headers)
     }
 
     #[test]
@@ -230,13 +199,12 @@ mod tests {
         );
         assert!(public_base(None, &h(&[("host", "a.example/evil?")])).is_err());
         assert!(public_base(None, &h(&[])).is_err());
-        let headers = h(&[("host", "Feeds.example:8080")]);
-        let base = Base::of(None, &headers).unwrap();
-        assert!(base.is("http://feeds.example:8080"));
-        assert!(!base.is("http://Feeds.example:8080"));
-        assert!(!base.is("https://feeds.example:8080"));
-        assert!(!base.is("http://feeds.example"));
-        assert!(Base::Configured("https://x.example").is("https://x.example"));
+        let h2 = Uri::from_static("http://Feeds.example:8080/feed");
+        assert_eq!(
+            super::public_base(None, &h2, &h(&[])).unwrap(),
+            "http://feeds.example:8080",
+            "HTTP/2 names the host in :authority"
+        );
     }
 }
 

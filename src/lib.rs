@@ -2,7 +2,9 @@
 //!
 //! # Layout
 //! - [`config`]: every setting, as clap flags with `IGFEED_*` variables.
-//! - [`app`]: the shared state, start-up and graceful shutdown.
+//! - [`app`]: start-up and graceful shutdown: the state, the listener,
+//!   the background tasks.
+//! - [`state`]: the state every handler shares.
 //! - [`routes`]: the one route table (and OpenAPI document); a file per resource.
 //! - [`graph`]: the typed Instagram Graph API client and its wire types.
 //! - [`feed`]: the cached feed, its last good copy on disk, and rendering.
@@ -14,11 +16,9 @@
 //! - [`error`], [`http`]: problem+json errors and HTTP helpers.
 //! - [`fsutil`]: atomic, durable file writes.
 //! - [`metrics`]: Prometheus metrics.
-//! - [`middleware`]: the HTTP stack around every route, in one pass.
-//! - [`front`]: cached media answered before the router.
-//! - [`server`]: the HTTP server loop (header timeout, limits, drain).
+//! - [`middleware`]: the tower-http stack around every route.
+//! - [`server`]: the HTTP server loop (client limits, drain).
 //! - [`telemetry`]: tracing set-up.
-//! - [`zerocopy`]: large cached media sent with `sendfile`.
 
 pub mod alerts;
 pub mod app;
@@ -27,7 +27,6 @@ pub mod demo;
 pub mod error;
 pub mod fake;
 pub mod feed;
-pub mod front;
 pub mod fsutil;
 pub mod graph;
 pub mod healthcheck;
@@ -37,13 +36,6 @@ pub mod metrics;
 pub mod middleware;
 pub mod routes;
 pub mod server;
+pub mod state;
 pub mod telemetry;
 pub mod token;
-pub mod zerocopy;
-
-/// A number no other instance in this process gets: per-thread memos
-/// (feed, media index, metric handles) use it to tell whose they are.
-pub(crate) fn instance_id() -> u64 {
-    static NEXT: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(1);
-    NEXT.fetch_add(1, std::sync::atomic::Ordering::Relaxed)
-}

@@ -11,7 +11,7 @@ async fn main() -> ExitCode {
     match cli.command {
         Some(Command::Healthcheck) => return igfeed::healthcheck::run(cli.config.listen).await,
         Some(Command::Openapi) => {
-            let doc = igfeed::routes::openapi_json();
+            let doc = igfeed::routes::openapi();
             println!("{}", serde_json::to_string_pretty(&doc).unwrap_or_default());
             return ExitCode::SUCCESS;
         }
@@ -22,7 +22,7 @@ async fn main() -> ExitCode {
         }) => return fake_upstream(addr, posts, image_size as usize).await,
         None => {}
     }
-    igfeed::telemetry::init(cli.config.log_format);
+    let _log_writer = igfeed::telemetry::init(cli.config.log_format);
     let shutdown = shutdown_signal();
     let mut config = cli.config;
     // In demo mode the fake Instagram lives as long as the service.
@@ -47,13 +47,8 @@ async fn main() -> ExitCode {
             };
         }
     };
-    match app.run(shutdown).await {
-        Ok(()) => ExitCode::SUCCESS,
-        Err(err) => {
-            eprintln!("igfeed: server failed: {err}");
-            ExitCode::FAILURE
-        }
-    }
+    app.run(shutdown).await;
+    ExitCode::SUCCESS
 }
 
 /// `igfeed fake-upstream`: the fake Instagram alone, for benchmarks and

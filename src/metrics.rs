@@ -12,21 +12,19 @@ use prometheus_client::metrics::gauge::Gauge;
 use prometheus_client::metrics::histogram::Histogram;
 use prometheus_client::registry::Registry;
 
-use crate::graph::GraphError;
-
 /// The `Content-Type` of `/metrics`.
 pub const CONTENT_TYPE: &str = "application/openmetrics-text; version=1.0.0; charset=utf-8";
 
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
 pub struct RequestLabels {
-    pub route: &'static str,
+    pub route: String,
     pub method: &'static str,
     pub status: u16,
 }
 
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
 pub struct RouteLabels {
-    pub route: &'static str,
+    pub route: String,
 }
 
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
@@ -61,7 +59,6 @@ impl std::ops::Deref for Metrics {
 /// The metric families; reach them through [`Metrics`].
 pub struct MetricsInner {
     /// Unique per instance (for per-thread handle caches).
-    id: u64,
     registry: Registry,
     pub requests: Family<RequestLabels, Counter>,
     pub latency: Family<RouteLabels, Histogram>,
@@ -195,7 +192,6 @@ impl Metrics {
             media_bytes.clone(),
         );
         Self(Arc::new(MetricsInner {
-            id: crate::instance_id(),
             registry,
             media_cache,
             media_evictions,
@@ -213,57 +209,40 @@ impl Metrics {
         }))
     }
 
-    /// Records one HTTP request.
+    /// Counts one answered request and its latency (`route` is a template).
     pub fn http(&self, route: &str, method: &str, status: u16, elapsed: Duration) {
-        // The counter and histogram for these labels are looked up once
-        // per thread: a request then touches no shared lock but the
-        // histogram's own.
-        let id = self.id;
-        let method = method_label(method);
-        let (counter, histogram) = HANDLES.with_borrow_mut(|handles| {
-            if handles.metrics != id {
-                handles.metrics = id;
-                handles.routes.clear();
-            }
-            let per_route = match handles.routes.get_mut(route) {
-                Some(r) => r,
-                None => handles.routes.entry(route.to_string()).or_default(),
-            };
-            per_route
-                .entry((method, status))
-                .or_insert_with(|| {
-                    // Labels are interned: leaked once per route template.
-                    let route = intern(route);
-                    (
-                        self.requests
-                            .get_or_create(&RequestLabels {
-                                route,
-                                method,
-                                status,
-                            })
-                            .clone(),
-                        self.latency.get_or_create(&RouteLabels { route }).clone(),
-                    )
-                })
-                .clone()
-        });
-        counter.inc();
-        histogram.observe(elapsed.as_secs_f64());
+        let route = route.to_string();
+        self.latency
+            .get_or_create(&RouteLabels {
+                route: route.clone(),
+            })
+            .observe(elapsed.as_secs_f64());
+        self.requests
+            .get_or_create(&RequestLabels {
+                route,
+                method: method_label(method),
+                status,
+            })
+            .inc();
     }
 
-    /// Records one upstream call's outcome.
-    pub fn upstream<T>(&self, call: &'static str, result: &Result<T, GraphError>) {
-        let (outcome, code) = match result {
-            Ok(_) => ("ok", "none"),
-            Err(e) => (e.kind(), code_label(e.code())),
-        };
+    /// Counts one upstream call: `call` (`me`, `media`, `refresh`, `cdn` …),
+    /// its `outcome` (`ok` or a failure kind) and Instagram's error code.
+    pub fn upstream(&self, call: &'static str, outcome: &'static str, code: Option<i64>) {
         self.upstream
             .get_or_create(&UpstreamLabels {
                 call,
                 outcome,
-                code,
+                code: code_label(code),
             })
             .inc();
+    }
+
+    /// The media cache counter for `result` (`hit` or `miss`).
+    pub fn media_lookup(&self, result: &'static str) -> Counter {
+        self.media_cache
+            .get_or_create(&ResultLabels { result })
+            .clone()
     }
 
     /// The OpenMetrics text of every metric (set scrape-time gauges first).
@@ -298,37 +277,6 @@ fn code_label(code: Option<i64>) -> &'static str {
 
 /// Per thread: the request metrics of one [`Metrics`] by route, method
 /// and status.
-#[derive(Default)]
-struct Handles {
-    metrics: u64,
-    routes: std::collections::HashMap<String, RouteHandles>,
-}
-
-type RouteHandles = std::collections::HashMap<(&'static str, u16), (Counter, Histogram)>;
-
-thread_local! {
-    static HANDLES: std::cell::RefCell<Handles> = std::cell::RefCell::new(Handles::default());
-}
-
-/// A `'static` copy of a route template. The set is bounded (the route
-/// table's templates and `unmatched`), so each is leaked once.
-fn intern(route: &str) -> &'static str {
-    use std::collections::HashSet;
-    use std::sync::{OnceLock, RwLock};
-    static ROUTES: OnceLock<RwLock<HashSet<&'static str>>> = OnceLock::new();
-    let set = ROUTES.get_or_init(Default::default);
-    if let Some(r) = set.read().unwrap_or_else(|e| e.into_inner()).get(route) {
-        return r;
-    }
-    let mut set = set.write().unwrap_or_else(|e| e.into_inner());
-    if let Some(r) = set.get(route) {
-        return r;
-    }
-    let leaked: &'static str = Box::leak(route.to_string().into_boxed_str());
-    set.insert(leaked);
-    leaked
-}
-
 fn method_label(method: &str) -> &'static str {
     match method {
         "GET" => "GET",

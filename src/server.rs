@@ -1,82 +1,107 @@
-//! The HTTP server loop: the service ([`Front`]) on hyper, with the limits
-//! that keep slow or hostile clients from tying the service up (a header
-//! read timeout, a cap on header size) and a bounded graceful drain.
+//! The HTTP server: the router on hyper, with the limits that keep slow or
+//! hostile clients from tying the service up, and a bounded graceful drain.
 //!
-//! `axum::serve` offers no header read timeout, hence this small loop.
+//! `axum::serve` would do, but it cannot set hyper's header read timeout
+//! nor a header size cap, and it neither caps connections nor closes one
+//! that never sends a byte: a few hundred idle sockets would then exhaust
+//! the descriptors and stop all service (`tests/api/slow_clients.rs` shows
+//! each limit). Hence this small accept loop on hyper-util's builder.
 
 use std::future::Future;
+use std::sync::Arc;
 use std::time::Duration;
 
-use hyper::body::Incoming;
-use hyper::service::service_fn;
+use axum::Router;
 use hyper_util::rt::{TokioExecutor, TokioIo, TokioTimer};
 use hyper_util::server::conn::auto::Builder;
 use hyper_util::server::graceful::GracefulShutdown;
-use tokio::net::TcpListener;
+use hyper_util::service::TowerToHyperService;
+use tokio::net::{TcpListener, TcpStream};
+use tokio::sync::Semaphore;
 
-use crate::front::Front;
+/// The limits the server enforces.
+#[derive(Clone, Copy, Debug)]
+pub struct Limits {
+    /// A client has this long to send its first byte and each request's
+    /// headers (slowloris guard).
+    pub header_read_timeout: Duration,
+    /// Connections served at once; more wait in the listen backlog.
+    pub max_connections: usize,
+}
 
-/// A client has this long to send a request's headers (slowloris guard).
+impl Default for Limits {
+    fn default() -> Self {
+        Self {
+            header_read_timeout: HEADER_READ_TIMEOUT,
+            max_connections: MAX_CONNECTIONS,
+        }
+    }
+}
+
+/// See [`Limits::header_read_timeout`].
 pub const HEADER_READ_TIMEOUT: Duration = Duration::from_secs(10);
-/// The most header bytes one HTTP/1 request may send (then 431).
+/// See [`Limits::max_connections`].
+pub const MAX_CONNECTIONS: usize = 8192;
+/// The most header bytes one request may send (then 431).
 pub const MAX_HEADER_BYTES: usize = 32 * 1024;
 /// How long open requests may take to finish after a shutdown signal.
 pub const DRAIN_TIMEOUT: Duration = Duration::from_secs(20);
 
-/// Serves `front` on `listener` until `shutdown`, then drains.
+/// Serves `router` on `listener` until `shutdown`, then drains.
 pub async fn serve(
     listener: TcpListener,
-    front: Front,
+    router: Router,
+    limits: Limits,
     shutdown: impl Future<Output = ()> + Send + 'static,
-) -> std::io::Result<()> {
-    serve_with(listener, front, shutdown, HEADER_READ_TIMEOUT).await
-}
-
-/// [`serve`] with a chosen header read timeout (tests use a short one).
-pub async fn serve_with(
-    listener: TcpListener,
-    front: Front,
-    shutdown: impl Future<Output = ()> + Send + 'static,
-    header_read_timeout: Duration,
-) -> std::io::Result<()> {
+) {
     let mut builder = Builder::new(TokioExecutor::new());
     builder
         .http1()
         .timer(TokioTimer::new())
-        .header_read_timeout(header_read_timeout)
+        .header_read_timeout(limits.header_read_timeout)
         .max_buf_size(MAX_HEADER_BYTES);
     builder
         .http2()
         .timer(TokioTimer::new())
         .max_header_list_size(MAX_HEADER_BYTES as u32);
     let graceful = GracefulShutdown::new();
+    let slots = Arc::new(Semaphore::new(limits.max_connections));
     let mut shutdown = std::pin::pin!(shutdown);
     loop {
-        let (stream, _peer) = tokio::select! {
-            accepted = listener.accept() => match accepted {
-                Ok(conn) => conn,
-                Err(e) => {
-                    // Out of file descriptors and the like: back off, keep serving.
-                    tracing::warn!(error = %e, "accept failed");
-                    tokio::time::sleep(Duration::from_millis(50)).await;
-                    continue;
-                }
+        let accepted = tokio::select! {
+            permit = slots.clone().acquire_owned() => match permit {
+                Ok(permit) => tokio::select! {
+                    accepted = listener.accept() => Some((accepted, permit)),
+                    () = &mut shutdown => None,
+                },
+                Err(_) => None,
             },
-            () = &mut shutdown => break,
+            () = &mut shutdown => None,
         };
-        let front = front.clone();
+        let Some((accepted, permit)) = accepted else {
+            break;
+        };
+        let stream = match accepted {
+            Ok((stream, _peer)) => stream,
+            Err(e) => {
+                // Out of file descriptors and the like: back off, keep serving.
+                tracing::warn!(error = %e, "accept failed");
+                tokio::time::sleep(Duration::from_millis(50)).await;
+                continue;
+            }
+        };
+        let service = TowerToHyperService::new(router.clone());
         let builder = builder.clone();
         let watcher = graceful.watcher();
         tokio::spawn(async move {
+            let _permit = permit;
+            if !sends_within(&stream, limits.header_read_timeout).await {
+                return;
+            }
             // Responses are written whole (head and body in one go), so
             // Nagle's delay would only hold back their last segment.
             let _ = stream.set_nodelay(true);
-            let service =
-                service_fn(move |req: hyper::Request<Incoming>| front.clone().answer(req));
-            let conn = builder.serve_connection_with_upgrades(
-                TokioIo::new(crate::zerocopy::Conn::new(stream)),
-                service,
-            );
+            let conn = builder.serve_connection_with_upgrades(TokioIo::new(stream), service);
             if let Err(e) = watcher.watch(conn.into_owned()).await {
                 tracing::debug!(error = %e, "connection ended with an error");
             }
@@ -87,5 +112,14 @@ pub async fn serve_with(
         () = graceful.shutdown() => tracing::info!("all connections drained"),
         () = tokio::time::sleep(DRAIN_TIMEOUT) => tracing::warn!("drain timed out; closing open connections"),
     }
-    Ok(())
+}
+
+/// Whether the client sends something within `timeout` (hyper's own
+/// timeout starts only with a request).
+async fn sends_within(stream: &TcpStream, timeout: Duration) -> bool {
+    let mut byte = [0u8; 1];
+    matches!(
+        tokio::time::timeout(timeout, stream.peek(&mut byte)).await,
+        Ok(Ok(n)) if n > 0
+    )
 }

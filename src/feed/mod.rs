@@ -5,7 +5,6 @@
 pub mod render;
 pub mod store;
 
-use std::cell::RefCell;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant, SystemTime};
@@ -17,7 +16,6 @@ use tokio::sync::watch;
 use prometheus_client::metrics::counter::Counter;
 
 use crate::graph::{GraphClient, GraphError};
-use crate::http::Base;
 use crate::metrics::{Metrics, ResultLabels};
 use crate::token::{TokenManager, TokenUnavailable};
 pub use render::{Filter, Rendered};
@@ -35,8 +33,8 @@ pub struct Current {
     pub snapshot: Arc<Snapshot>,
     /// True when Instagram failed and this is the last good feed.
     pub stale: bool,
-    /// The [`FeedService::version`] it was loaded at: tells loads apart,
-    /// for the rendered-body cache.
+    /// Tells loads apart, for the rendered-body cache (a new number with
+    /// each load and purge).
     pub version: u64,
     /// When the cache lets it go (see [`lifetime`]).
     pub expires_at: Instant,
@@ -76,27 +74,10 @@ pub struct FeedService {
     file: SnapshotFile,
     /// The last good snapshot; the media proxy watches it for allowed ids.
     last_good: watch::Sender<Option<Arc<Snapshot>>>,
-    /// Bumped whenever what is served may change (see [`FeedService::version`]).
+    /// The last [`Current::version`] handed out.
     version: AtomicU64,
-    /// Tells this service's per-thread memos from another's.
-    id: u64,
     metrics: Option<Metrics>,
     hits: Option<Counter>,
-}
-
-/// The last answer served on this thread: a repeated request (the common
-/// case by far) is answered from here without touching a shared cache.
-struct Memo {
-    service: u64,
-    version: u64,
-    current: Arc<Current>,
-    base: String,
-    filter: Filter,
-    rendered: Arc<Rendered>,
-}
-
-thread_local! {
-    static MEMO: RefCell<Option<Memo>> = const { RefCell::new(None) };
 }
 
 impl FeedService {
@@ -128,7 +109,6 @@ impl FeedService {
             file,
             last_good: watch::channel(last).0,
             version: AtomicU64::new(0),
-            id: crate::instance_id(),
             metrics: None,
             hits: None,
         }
@@ -161,14 +141,6 @@ impl FeedService {
         self.last_good.borrow().clone()
     }
 
-    /// Changes on a purge and with each load (after a new last good
-    /// snapshot is in place): a cheap check, without a lock, of whether
-    /// something derived from the feed is still current. Read it before
-    /// what it guards.
-    pub fn version(&self) -> u64 {
-        self.version.load(Ordering::Acquire)
-    }
-
     /// Follows the last good snapshot (for the media proxy and readiness).
     pub fn subscribe(&self) -> watch::Receiver<Option<Arc<Snapshot>>> {
         self.last_good.subscribe()
@@ -196,47 +168,15 @@ impl FeedService {
         Ok(entry.into_value())
     }
 
-    /// The feed rendered for `base` and `filter`, if this thread answered
-    /// the same request last and the feed has not changed since: no await,
-    /// no shared lock. Otherwise use [`FeedService::answer`].
-    pub fn memo(&self, base: &Base<'_>, filter: &Filter) -> Option<Arc<Rendered>> {
-        let version = self.version();
-        let rendered = MEMO.with_borrow(|memo| {
-            let m = memo.as_ref()?;
-            let valid = m.service == self.id
-                && m.version == version
-                && m.filter == *filter
-                && base.is(&m.base)
-                && Instant::now() < m.current.expires_at;
-            valid.then(|| m.rendered.clone())
-        })?;
-        if let Some(hits) = &self.hits {
-            hits.inc();
-        }
-        Some(rendered)
-    }
-
     /// The feed rendered for `base` and `filter`: cached, freshly fetched,
-    /// or the last good one; remembered for [`FeedService::memo`].
+    /// or the last good one.
     pub async fn answer(
         &self,
-        base: String,
+        base: &str,
         filter: &Filter,
     ) -> Result<Arc<Rendered>, FeedUnavailable> {
-        // Read before the lookup: a purge or new feed after it makes this
-        // memo stale.
-        let version = self.version();
         let current = self.current().await?;
-        let rendered = self.rendered(&current, &base, filter).await;
-        MEMO.set(Some(Memo {
-            service: self.id,
-            version,
-            current,
-            base,
-            filter: filter.clone(),
-            rendered: rendered.clone(),
-        }));
-        Ok(rendered)
+        Ok(self.rendered(&current, base, filter).await)
     }
 
     /// A rendered body for this feed version, base URL and filter.
@@ -244,8 +184,13 @@ impl FeedService {
         let key = (cur.version, base.to_string(), filter.clone());
         self.rendered
             .get_with(key, async {
-                let doc = render::response(&cur.snapshot, cur.stale, base, filter);
-                Arc::new(Rendered::new(&doc, cur.snapshot.fetched_at, self.ttl))
+                let (snapshot, stale, ttl) = (cur.snapshot.clone(), cur.stale, self.ttl);
+                let (base, filter) = (base.to_string(), filter.clone());
+                render::blocking(move || {
+                    let doc = render::response(&snapshot, stale, &base, &filter);
+                    Arc::new(Rendered::new(&doc, snapshot.fetched_at, ttl))
+                })
+                .await
             })
             .await
     }
@@ -257,7 +202,7 @@ impl FeedService {
         self.bump();
     }
 
-    /// A new [`FeedService::version`].
+    /// A new [`Current::version`].
     fn bump(&self) -> u64 {
         self.version.fetch_add(1, Ordering::AcqRel) + 1
     }

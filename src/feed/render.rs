@@ -2,7 +2,6 @@
 //! base URL and filter; the compressed forms are made once, on first demand.
 
 use std::io::Write;
-use std::sync::OnceLock;
 use std::time::{Duration, SystemTime};
 
 use axum::http::HeaderValue;
@@ -10,8 +9,10 @@ use axum::http::HeaderValue;
 use bytes::Bytes;
 use serde::Serialize;
 use sha2::{Digest, Sha256};
+use tokio::sync::OnceCell;
 
 use crate::graph::{Account, Media};
+use crate::http::Encoding;
 
 use super::store::Snapshot;
 
@@ -136,8 +137,8 @@ pub struct Rendered {
     pub etags: [HeaderValue; 3],
     pub last_modified_header: HeaderValue,
     pub cache_control: HeaderValue,
-    gzip: OnceLock<Bytes>,
-    br: OnceLock<Bytes>,
+    gzip: OnceCell<Bytes>,
+    br: OnceCell<Bytes>,
 }
 
 impl Rendered {
@@ -165,27 +166,48 @@ impl Rendered {
             digest,
             last_modified,
             stale: doc.stale,
-            gzip: OnceLock::new(),
-            br: OnceLock::new(),
+            gzip: OnceCell::new(),
+            br: OnceCell::new(),
         }
     }
 
-    pub fn gzip(&self) -> &Bytes {
-        self.gzip.get_or_init(|| {
-            let mut enc = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::best());
-            enc.write_all(&self.body).expect("writing to a Vec");
-            Bytes::from(enc.finish().expect("writing to a Vec"))
+    /// The body in `encoding`: compressed once, on first demand, on a
+    /// blocking thread (brotli of a large feed takes milliseconds), however
+    /// many ask at once.
+    pub async fn encoded(&self, encoding: Encoding) -> Bytes {
+        let (cell, compress): (_, fn(&[u8]) -> Bytes) = match encoding {
+            Encoding::Identity => return self.body.clone(),
+            Encoding::Gzip => (&self.gzip, gzip),
+            Encoding::Brotli => (&self.br, brotli),
+        };
+        cell.get_or_init(|| {
+            let body = self.body.clone();
+            async move { blocking(move || compress(&body)).await }
         })
+        .await
+        .clone()
     }
+}
 
-    pub fn br(&self) -> &Bytes {
-        self.br.get_or_init(|| {
-            let mut out = Vec::new();
-            {
-                let mut w = brotli::CompressorWriter::new(&mut out, 4096, 9, 22);
-                w.write_all(&self.body).expect("writing to a Vec");
-            }
-            Bytes::from(out)
-        })
+/// Runs `work` on the blocking pool; a panic there carries on here.
+pub async fn blocking<T: Send + 'static>(work: impl FnOnce() -> T + Send + 'static) -> T {
+    match tokio::task::spawn_blocking(work).await {
+        Ok(value) => value,
+        Err(e) => std::panic::resume_unwind(e.into_panic()),
     }
+}
+
+fn gzip(body: &[u8]) -> Bytes {
+    let mut enc = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::best());
+    enc.write_all(body).expect("writing to a Vec");
+    Bytes::from(enc.finish().expect("writing to a Vec"))
+}
+
+fn brotli(body: &[u8]) -> Bytes {
+    let mut out = Vec::new();
+    {
+        let mut w = brotli::CompressorWriter::new(&mut out, 4096, 9, 22);
+        w.write_all(body).expect("writing to a Vec");
+    }
+    Bytes::from(out)
 }

@@ -246,7 +246,10 @@ impl GraphClient {
     ) -> Result<T, GraphError> {
         let result = self.call_json(url, token).await;
         if let Some(m) = &self.metrics {
-            m.upstream(call, &result);
+            match &result {
+                Ok(_) => m.upstream(call, "ok", None),
+                Err(e) => m.upstream(call, e.kind(), e.code()),
+            }
         }
         result
     }

@@ -4,19 +4,16 @@
 
 use std::time::SystemTime;
 
-use axum::Json;
-use axum::extract::rejection::JsonRejection;
-use axum::extract::{Request, State};
-use axum::http::{HeaderValue, StatusCode, header};
-use axum::middleware::Next;
-use axum::response::{IntoResponse, Response};
+use axum::extract::{FromRequestParts, State};
+use axum::http::header;
+use axum::http::request::Parts;
 use serde::{Deserialize, Serialize};
 
 use super::token::{TokenInfo, TokenWithSecret, info};
-use crate::app::AppState;
 use crate::config::Secret;
-use crate::error::{ApiError, Problem};
+use crate::error::{ApiError, Json, Problem};
 use crate::graph::{GraphError, redact};
+use crate::state::AppState;
 use crate::token::TokenRecord;
 use crate::token::refresher::{Step, refresh_step};
 
@@ -29,35 +26,33 @@ fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
     diff == 0
 }
 
-/// Guards every admin route: 404 without a configured key, 401 on a wrong
-/// or missing bearer key.
-pub async fn require_admin(State(state): State<AppState>, req: Request, next: Next) -> Response {
-    let Some(key) = state.config.admin_key.as_ref() else {
-        return Problem::new(StatusCode::NOT_FOUND, "no such resource").into_response();
-    };
-    let given = req
-        .headers()
-        .get(header::AUTHORIZATION)
-        .and_then(|v| v.to_str().ok())
-        .and_then(|v| {
-            v.strip_prefix("Bearer ")
-                .or_else(|| v.strip_prefix("bearer "))
-        })
-        .map(str::trim);
-    match given {
-        Some(given) if constant_time_eq(given.as_bytes(), key.expose().as_bytes()) => {
-            next.run(req).await
-        }
-        _ => {
-            tracing::warn!(path = %req.uri().path(), "admin request without a valid key");
-            let mut res = Problem::new(
-                StatusCode::UNAUTHORIZED,
-                "a valid admin key is required: Authorization: Bearer <IGFEED_ADMIN_KEY>",
-            )
-            .into_response();
-            res.headers_mut()
-                .insert(header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer"));
-            res
+/// Proof that a request carries the admin key: an extractor every admin
+/// handler takes first. Without a configured key the route answers 404 (as
+/// if it did not exist); a wrong or missing bearer key is a 401.
+pub struct Admin;
+
+impl FromRequestParts<AppState> for Admin {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, ApiError> {
+        let Some(key) = state.config.admin_key.as_ref() else {
+            return Err(ApiError::NotFound("no such resource"));
+        };
+        let given = parts
+            .headers
+            .get(header::AUTHORIZATION)
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| {
+                v.strip_prefix("Bearer ")
+                    .or_else(|| v.strip_prefix("bearer "))
+            })
+            .map(str::trim);
+        match given {
+            Some(given) if constant_time_eq(given.as_bytes(), key.expose().as_bytes()) => Ok(Admin),
+            _ => {
+                tracing::warn!(path = %parts.uri.path(), "admin request without a valid key");
+                Err(ApiError::Unauthorized)
+            }
         }
     }
 }
@@ -69,7 +64,7 @@ pub async fn require_admin(State(state): State<AppState>, req: Request, next: Ne
         (status = 401, description = "Wrong or missing admin key", body = Problem, content_type = "application/problem+json"),
         (status = 404, description = "No admin key is configured", body = Problem, content_type = "application/problem+json"),
     ))]
-pub async fn get_admin_token(State(state): State<AppState>) -> Json<TokenWithSecret> {
+pub async fn get_admin_token(_: Admin, State(state): State<AppState>) -> Json<TokenWithSecret> {
     tracing::info!("admin: token read");
     let token = state
         .tokens
@@ -109,46 +104,37 @@ impl std::fmt::Debug for PutToken {
         (status = 502, description = "Instagram could not be asked; the current token stays", body = Problem, content_type = "application/problem+json"),
     ))]
 pub async fn put_admin_token(
+    _: Admin,
     State(state): State<AppState>,
-    body: Result<Json<PutToken>, JsonRejection>,
+    Json(body): Json<PutToken>,
 ) -> Result<Json<TokenInfo>, ApiError> {
-    let Json(body) = body?;
     let candidate = body.access_token.trim();
     if candidate.is_empty() || candidate.len() > 4096 || candidate.chars().any(char::is_whitespace)
     {
-        return Err(Problem::new(
-            StatusCode::UNPROCESSABLE_ENTITY,
+        return Err(ApiError::Unprocessable(
             "access_token must be a non-empty token without spaces",
-        )
-        .into());
+        ));
     }
     let token = Secret::new(candidate);
     let user = state.graph.me(&token).await.map_err(|e| {
         let detail = redact(&e.to_string(), &token);
         tracing::warn!(error = %detail, "admin: new token not accepted");
         match e {
-            GraphError::TokenInvalid { .. } | GraphError::BadRequest { .. } => Problem::typed(
-                StatusCode::UNPROCESSABLE_ENTITY,
-                "urn:igfeed:token-rejected",
-                format!("Instagram rejected the token: {detail}"),
-            ),
-            _ => Problem::typed(
-                StatusCode::BAD_GATEWAY,
-                "urn:igfeed:upstream-unavailable",
-                format!("could not check the token with Instagram: {detail}"),
-            ),
+            GraphError::TokenInvalid { .. } | GraphError::BadRequest { .. } => {
+                ApiError::TokenRejected(detail)
+            }
+            _ => ApiError::TokenUnchecked(detail),
         }
     })?;
     let held = state.tokens.lock().await;
     let seed = state.tokens.record().and_then(|r| r.seed);
     let mut rec = TokenRecord::first_seen(token, SystemTime::now(), seed);
     rec.user = Some(user.clone());
-    state.tokens.store(&held, rec).await.map_err(|_| {
-        Problem::new(
-            StatusCode::INTERNAL_SERVER_ERROR,
-            "the token was accepted but could not be stored durably; it is in use until restart",
-        )
-    })?;
+    state
+        .tokens
+        .store(&held, rec)
+        .await
+        .map_err(|_| ApiError::NotStored)?;
     drop(held);
     state.tokens.set_refresh_failures(0);
     state.feed.purge();
@@ -167,35 +153,22 @@ pub async fn put_admin_token(
         (status = 502, description = "The refresh failed; the current token stays", body = Problem, content_type = "application/problem+json"),
     ))]
 pub async fn refresh_admin_token(
+    _: Admin,
     State(state): State<AppState>,
 ) -> Result<Json<TokenInfo>, ApiError> {
     tracing::info!("admin: refresh requested");
     match refresh_step(&state.tokens, &state.graph, SystemTime::now(), true).await {
         Step::Refreshed(_) | Step::NotDue(_) => Ok(Json(info(&state.tokens))),
-        Step::Missing => Err(Problem::new(
-            StatusCode::CONFLICT,
+        Step::Missing => Err(ApiError::Conflict(
             "there is no token to refresh; put one first",
-        )
-        .into()),
-        Step::Invalid => {
-            Err(Problem::new(StatusCode::CONFLICT, "the token is invalid; put a new one").into())
-        }
+        )),
+        Step::Invalid => Err(ApiError::Conflict("the token is invalid; put a new one")),
         Step::Failed {
             error,
             invalid: true,
             ..
-        } => Err(Problem::typed(
-            StatusCode::UNPROCESSABLE_ENTITY,
-            "urn:igfeed:token-rejected",
-            format!("Instagram rejected the token: {error}"),
-        )
-        .into()),
-        Step::Failed { error, .. } => Err(Problem::typed(
-            StatusCode::BAD_GATEWAY,
-            "urn:igfeed:refresh-failed",
-            format!("the refresh failed, the current token stays: {error}"),
-        )
-        .into()),
+        } => Err(ApiError::TokenRejected(error)),
+        Step::Failed { error, .. } => Err(ApiError::RefreshFailed(error)),
     }
 }
 
@@ -213,7 +186,7 @@ pub struct Purged {
         (status = 401, description = "Wrong or missing admin key", body = Problem, content_type = "application/problem+json"),
         (status = 404, description = "No admin key is configured", body = Problem, content_type = "application/problem+json"),
     ))]
-pub async fn purge_cache(State(state): State<AppState>) -> Json<Purged> {
+pub async fn purge_cache(_: Admin, State(state): State<AppState>) -> Json<Purged> {
     state.feed.purge();
     state.media.purge();
     tracing::info!("admin: caches purged");

@@ -1,11 +1,11 @@
 //! `GET /demo`: the example page (`examples/feed.html`), in demo mode only.
 
 use axum::extract::State;
-use axum::http::{StatusCode, header};
+use axum::http::header;
 use axum::response::{Html, IntoResponse, Response};
 
-use crate::app::AppState;
-use crate::error::Problem;
+use crate::error::{ApiError, Problem};
+use crate::state::AppState;
 
 /// The example feed page (only with `--demo`; 404 otherwise).
 #[utoipa::path(get, path = "/demo", tag = "demo",
@@ -15,11 +15,7 @@ use crate::error::Problem;
     ))]
 pub async fn demo_page(State(state): State<AppState>) -> Response {
     if !state.config.demo {
-        return Problem::new(
-            StatusCode::NOT_FOUND,
-            "the example page is served in demo mode only",
-        )
-        .into_response();
+        return ApiError::NotFound("the example page is served in demo mode only").into_response();
     }
     (
         [(header::CACHE_CONTROL, "no-cache")],

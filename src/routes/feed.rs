@@ -5,10 +5,10 @@ use axum::extract::{Request, State};
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 
-use crate::app::AppState;
 use crate::error::{ApiError, Problem};
 use crate::feed::{Filter, Rendered};
 use crate::http::{self, Encoding};
+use crate::state::AppState;
 
 const MEDIA_TYPES: [&str; 3] = ["IMAGE", "VIDEO", "CAROUSEL_ALBUM"];
 
@@ -32,25 +32,12 @@ const MEDIA_TYPES: [&str; 3] = ["IMAGE", "VIDEO", "CAROUSEL_ALBUM"];
 pub async fn get_feed(State(state): State<AppState>, req: Request) -> Result<Response, ApiError> {
     let (query, headers) = (req.uri().query().unwrap_or(""), req.headers());
     let filter = parse_filter(query, state.config.feed_size)?;
-    let base = http::Base::of(state.config.public_url.as_deref(), headers)?;
-    if let Some(rendered) = state.feed.memo(&base, &filter) {
-        return Ok(respond(&rendered, headers));
-    }
-    // Boxed, so the common path above does not carry (and move) the
-    // lookup's large state.
-    let rendered = Box::pin(state.feed.answer(base.to_string(), &filter))
-        .await
-        .map_err(|e| {
-            Problem::typed(
-                StatusCode::SERVICE_UNAVAILABLE,
-                "urn:igfeed:feed-unavailable",
-                e.to_string(),
-            )
-        })?;
-    Ok(respond(&rendered, headers))
+    let base = http::public_base(state.config.public_url.as_deref(), req.uri(), headers)?;
+    let rendered = state.feed.answer(&base, &filter).await?;
+    Ok(respond(&rendered, headers).await)
 }
 
-fn respond(r: &Rendered, req: &HeaderMap) -> Response {
+async fn respond(r: &Rendered, req: &HeaderMap) -> Response {
     let encoding = http::negotiate(req);
     let etag = match encoding {
         Encoding::Identity => &r.etags[0],
@@ -69,15 +56,10 @@ fn respond(r: &Rendered, req: &HeaderMap) -> Response {
         header::CONTENT_TYPE,
         HeaderValue::from_static("application/json"),
     );
-    let body = match encoding {
-        Encoding::Identity => r.body.clone(),
-        Encoding::Gzip => r.gzip().clone(),
-        Encoding::Brotli => r.br().clone(),
-    };
     if let Some(name) = encoding.header_value() {
         headers.insert(header::CONTENT_ENCODING, HeaderValue::from_static(name));
     }
-    (StatusCode::OK, headers, body).into_response()
+    (StatusCode::OK, headers, r.encoded(encoding).await).into_response()
 }
 
 /// Parses `limit` and `type`; unknown parameters (cache busters) are ignored.

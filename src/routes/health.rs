@@ -1,13 +1,11 @@
 //! `GET /healthz` (the process serves) and `GET /readyz` (a feed can be
 //! served).
 
-use axum::Json;
 use axum::extract::State;
-use axum::http::StatusCode;
 use serde::Serialize;
 
-use crate::app::AppState;
-use crate::error::Problem;
+use crate::error::{ApiError, Json, Problem};
+use crate::state::AppState;
 use crate::token::TokenUnavailable;
 
 /// A health answer.
@@ -31,17 +29,11 @@ pub async fn healthz() -> Json<Health> {
         (status = 200, description = "A feed can be served", body = Health),
         (status = 503, description = "No feed can be served; `detail` says why", body = Problem, content_type = "application/problem+json"),
     ))]
-pub async fn readyz(State(state): State<AppState>) -> Result<Json<Health>, Problem> {
+pub async fn readyz(State(state): State<AppState>) -> Result<Json<Health>, ApiError> {
     if state.feed.last_good().is_some() {
         return Ok(Json(Health { status: "ok" }));
     }
-    let not_ready = |detail: String| {
-        Problem::typed(
-            StatusCode::SERVICE_UNAVAILABLE,
-            "urn:igfeed:not-ready",
-            detail,
-        )
-    };
+    let not_ready = ApiError::NotReady;
     match state.tokens.usable() {
         Err(TokenUnavailable::Missing) => Err(not_ready("no access token is configured".into())),
         Err(TokenUnavailable::Invalid(_)) => Err(not_ready(

@@ -1,6 +1,7 @@
 //! The one route table: every path of the service, built with utoipa's
-//! `OpenApiRouter` so the OpenAPI document and the router cannot drift.
-//! Each handler lives in the file of its resource.
+//! `OpenApiRouter` so the OpenAPI document and the router cannot drift
+//! (the document served is the one `split_for_parts` returns). Each
+//! handler lives in the file of its resource.
 
 pub mod admin;
 pub mod demo;
@@ -10,13 +11,19 @@ pub mod media;
 pub mod ops;
 pub mod token;
 
-use axum::Router;
+use std::sync::Arc;
+use std::time::Duration;
+
+use axum::{Extension, Router};
 use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
 use utoipa::{Modify, OpenApi};
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
-use crate::app::AppState;
+use utoipa_swagger_ui::SwaggerUi;
+
+use crate::middleware::{self, StackSettings};
+use crate::state::AppState;
 
 #[derive(OpenApi)]
 #[openapi(
@@ -55,34 +62,55 @@ impl Modify for AdminKey {
     }
 }
 
-/// All routes with their OpenAPI document.
-pub fn router(state: AppState) -> (Router, utoipa::openapi::OpenApi) {
-    let admin = admin_routes()
-        .route_layer(axum::middleware::from_fn_with_state(
-            state.clone(),
-            admin::require_admin,
-        ))
-        // Refuses a declared-too-large body before reading it, and caps
-        // one without a length.
-        .layer(tower_http::limit::RequestBodyLimitLayer::new(
-            crate::app::MAX_BODY_BYTES,
-        ));
-    let (router, api) = public_routes().merge(admin).split_for_parts();
-    (router.with_state(state), api)
+/// The most a request body may be (the only bodies are admin JSON, so
+/// the limit is set on `/admin/*`).
+pub const MAX_BODY_BYTES: usize = 16 * 1024;
+
+/// The longest a response head may take before the client gets a 504
+/// problem; generous, since a cold feed may walk several pages upstream.
+pub fn request_timeout(upstream: Duration) -> Duration {
+    (upstream * 3).max(Duration::from_secs(30))
 }
 
-/// The OpenAPI document, as served at `/openapi.json` and committed as
-/// `openapi/openapi.json` (regenerate with `cargo run -q -- openapi > openapi/openapi.json`).
-pub fn openapi_json() -> serde_json::Value {
-    static DOC: std::sync::OnceLock<serde_json::Value> = std::sync::OnceLock::new();
-    DOC.get_or_init(|| {
-        let (_, api) = public_routes().merge(admin_routes()).split_for_parts();
-        serde_json::to_value(api).expect("the OpenAPI document serializes")
-    })
-    .clone()
+/// The OpenAPI document of this service, as served at `/openapi.json`.
+pub type ApiDocument = Arc<serde_json::Value>;
+
+/// The whole service: every route, `/docs`, the fallback, the HTTP stack.
+pub fn router(state: AppState) -> Router {
+    let (routes, api) = table().split_for_parts();
+    let document: ApiDocument =
+        Arc::new(serde_json::to_value(api).expect("the OpenAPI document serializes"));
+    let stack = StackSettings {
+        metrics: state.metrics.clone(),
+        cors: state.config.cors_origins.clone(),
+        timeout: request_timeout(state.config.upstream_timeout),
+    };
+    let router = routes
+        .layer(Extension(document))
+        .with_state(state)
+        .merge(SwaggerUi::new("/docs").config(utoipa_swagger_ui::Config::new(["/openapi.json"])))
+        .fallback(crate::error::not_found);
+    middleware::apply(router, stack)
 }
 
-/// `/admin/*`, to be guarded by [`admin::require_admin`].
+/// The OpenAPI document (for `igfeed openapi`; the committed
+/// `openapi/openapi.json` is this, and a test keeps them equal).
+pub fn openapi() -> utoipa::openapi::OpenApi {
+    table().split_for_parts().1
+}
+
+/// Every route with its OpenAPI description. Admin handlers check the key
+/// themselves ([`admin::Admin`]).
+fn table() -> OpenApiRouter<AppState> {
+    // Refuses a declared-too-large body before reading it, and caps one
+    // without a length.
+    let admin = admin_routes().layer(tower_http::limit::RequestBodyLimitLayer::new(
+        MAX_BODY_BYTES,
+    ));
+    public_routes().merge(admin)
+}
+
+/// `/admin/*`.
 fn admin_routes() -> OpenApiRouter<AppState> {
     OpenApiRouter::new()
         .routes(routes!(admin::get_admin_token, admin::put_admin_token))

@@ -2,13 +2,15 @@
 
 use std::time::SystemTime;
 
-use axum::Json;
+use axum::Extension;
 use axum::extract::State;
 use axum::http::{HeaderValue, header};
 use axum::response::{IntoResponse, Response};
 
-use crate::app::AppState;
+use crate::error::Json;
 use crate::metrics::StatusLabels;
+use crate::routes::ApiDocument;
+use crate::state::AppState;
 
 /// Metrics in the Prometheus/OpenMetrics text format.
 #[utoipa::path(get, path = "/metrics", tag = "operations",
@@ -67,8 +69,11 @@ pub async fn metrics(State(state): State<AppState>) -> Response {
 /// The OpenAPI 3.1 document of this API (also committed as `openapi/openapi.json`).
 #[utoipa::path(get, path = "/openapi.json", tag = "operations",
     responses((status = 200, description = "The OpenAPI document", content_type = "application/json", body = Object)))]
-pub async fn openapi(State(state): State<AppState>) -> Json<serde_json::Value> {
-    let mut doc = crate::routes::openapi_json();
+pub async fn openapi(
+    State(state): State<AppState>,
+    Extension(document): Extension<ApiDocument>,
+) -> Json<serde_json::Value> {
+    let mut doc = (*document).clone();
     // `limit` goes up to this server's IGFEED_FEED_SIZE (the committed
     // document shows the default, 25).
     if let Some(params) = doc

@@ -2,12 +2,12 @@
 
 use std::time::SystemTime;
 
-use axum::Json;
+use crate::error::Json;
 use axum::extract::State;
 use serde::Serialize;
 
-use crate::app::AppState;
 use crate::graph::Account;
+use crate::state::AppState;
 use crate::token::{TokenManager, TokenStatus, status_of};
 
 /// The token's status.

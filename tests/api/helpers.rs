@@ -61,10 +61,10 @@ pub struct TestApp {
     pub config: Config,
     pub tuning: Tuning,
     /// The running app's state, for driving one-step functions directly.
-    pub state: Option<igfeed::app::AppState>,
+    pub state: Option<igfeed::state::AppState>,
     pub client: reqwest::Client,
     shutdown: Option<oneshot::Sender<()>>,
-    handle: Option<JoinHandle<std::io::Result<()>>>,
+    handle: Option<JoinHandle<()>>,
 }
 
 /// A config pointing at `fake`, with a fresh token and a temp data dir.
@@ -155,7 +155,6 @@ impl TestApp {
             tokio::time::timeout(Duration::from_secs(10), h)
                 .await
                 .expect("app stops within 10s")
-                .unwrap()
                 .unwrap();
         }
     }

@@ -372,14 +372,12 @@ async fn the_cache_reports_its_size() {
 }
 
 #[tokio::test]
-async fn large_media_go_out_without_a_copy_byte_exact() {
+async fn large_media_are_sent_byte_exact_under_concurrency() {
     let mut media = kinds();
     resize_media(&mut media, 150_000);
     let app = spawn_app_tuned(FakeOptions::default(), media, |_| {}, cold()).await;
     let feed = app.get_feed().await;
     let links = links(&feed);
-    let before = igfeed::zerocopy::sent_bytes();
-    let mut expected_total = 0;
     // Many at once, so sends are partial and wait for the socket.
     let fetches = links
         .iter()
@@ -399,14 +397,8 @@ async fn large_media_go_out_without_a_copy_byte_exact() {
                 expected.len()
             }
         });
-    for n in join_all(fetches).await {
-        expected_total += n as u64;
-    }
-    let sent = igfeed::zerocopy::sent_bytes() - before;
-    assert!(
-        sent >= expected_total,
-        "the bodies went out with sendfile: {sent} of {expected_total} bytes"
-    );
+    let sent: usize = join_all(fetches).await.into_iter().sum();
+    assert!(sent > links.len() * 8 * 100_000, "{sent} bytes");
 
     // A range in the middle of a large video, and a HEAD.
     let full = app.fake.asset("17900000000000002_n.mp4").unwrap();
@@ -470,86 +462,4 @@ async fn a_new_feeds_media_are_served_and_dropped_ones_are_not() {
     assert_eq!(res.status(), 200);
     assert_eq!(res.bytes().await.unwrap(), asset);
     assert_problem(app.get("/media/17900000000000001").await, 404).await;
-}
-
-/// Status, headers (but the date and a generated request id) and body.
-async fn seen(res: reqwest::Response) -> (u16, Vec<(String, String)>, Vec<u8>) {
-    let status = res.status().as_u16();
-    let supplied_id = res.headers().get("x-request-id").map(|v| v.len()) != Some(36);
-    let mut headers: Vec<_> = res
-        .headers()
-        .iter()
-        .filter(|(k, _)| *k != "date" && (*k != "x-request-id" || supplied_id))
-        .map(|(k, v)| (k.to_string(), v.to_str().unwrap().to_string()))
-        .collect();
-    headers.sort();
-    (status, headers, res.bytes().await.unwrap().to_vec())
-}
-
-#[tokio::test]
-async fn cached_media_are_answered_the_same_on_the_fast_path() {
-    // A plain GET of a cached media skips the router (src/front.rs); a
-    // percent-encoded id goes through it. Both must answer alike.
-    let app = media_app(FakeOptions::default(), |c| {
-        c.cors_origins = igfeed::config::CorsOrigins::List(vec!["https://shop.example".into()]);
-    })
-    .await;
-    app.get_feed().await;
-    let (image, video) = ("17900000000000001", "17900000000000002");
-    let first = app.get(&format!("/media/{image}")).await;
-    let etag = first.headers()["etag"].to_str().unwrap().to_string();
-    assert_eq!(app.get(&format!("/media/{video}")).await.status(), 200);
-    assert_eq!(
-        app.get(&format!("/media/{video}/thumbnail")).await.status(),
-        200
-    );
-    let shop = ("origin", "https://shop.example");
-    let cases = [
-        (format!("/media/{image}"), vec![], 200),
-        (
-            format!("/media/{image}"),
-            vec![shop, ("if-none-match", &etag)],
-            304,
-        ),
-        (
-            format!("/media/{image}"),
-            vec![("x-request-id", "fast-or-not")],
-            200,
-        ),
-        (
-            format!("/media/{video}"),
-            vec![shop, ("range", "bytes=100-199")],
-            206,
-        ),
-        (
-            format!("/media/{video}"),
-            vec![("range", "bytes=99999999-")],
-            416,
-        ),
-        (
-            format!("/media/{video}/thumbnail"),
-            vec![("origin", "https://evil.example")],
-            200,
-        ),
-    ];
-    for (path, headers, status) in cases {
-        let fast = seen(app.get_with(&path, &headers).await).await;
-        // "%31" is "1": the same id, but only the router decodes it.
-        let routed = path.replacen("/media/1", "/media/%31", 1);
-        let routed = seen(app.get_with(&routed, &headers).await).await;
-        assert_eq!(fast.0, status, "{path} {headers:?}");
-        assert_eq!(fast, routed, "{path} {headers:?}");
-    }
-    // Both paths are counted under the route template.
-    let metrics = app.get("/metrics").await.text().await.unwrap();
-    let count = metrics
-        .lines()
-        .find(|l| {
-            l.starts_with("igfeed_http_requests_total{")
-                && l.contains(r#"route="/media/{id}/thumbnail""#)
-                && l.contains(r#"status="200""#)
-        })
-        .and_then(|l| l.rsplit(' ').next())
-        .unwrap_or_else(|| panic!("no thumbnail count in:\n{metrics}"));
-    assert_eq!(count, "3", "one warming request, one fast, one routed");
 }

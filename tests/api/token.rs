@@ -174,7 +174,7 @@ async fn the_refresh_step_classifies_failures() {
     assert_eq!(status["status"], "invalid");
 }
 
-fn app_state(app: &TestApp) -> &igfeed::app::AppState {
+fn app_state(app: &TestApp) -> &igfeed::state::AppState {
     app.state.as_ref().expect("state")
 }
 
