@@ -1,45 +1,23 @@
 //! Configuration: one typed struct, every field a flag and an `IGFEED_*`
-//! environment variable (see `design/API.md`). Bad values stop start-up with
-//! exit code 2 and a one-line message naming the variable and the accepted
-//! form; see [`Config::parse_or_exit`].
+//! environment variable (the README's table lists them). Bad values stop
+//! start-up with exit code 2 and a one-line message naming the variable and
+//! the accepted form; see [`Cli::parse_or_exit`]. The value types and their
+//! parsers are in [`values`].
 
-use std::fmt;
+mod values;
+
 use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::time::Duration;
 
 use clap::{Args, CommandFactory, FromArgMatches, Parser, Subcommand};
 
-/// The largest feed the service keeps (API.md: "at most 200").
+use values::*;
+pub use values::{CorsOrigins, HostList, Secret, parse_size};
+
+/// The largest feed the service keeps (the Graph API pages are followed up
+/// to this many posts).
 pub const MAX_FEED_SIZE: usize = 200;
-
-/// A secret string (access token, admin key). `Debug` and `Display` never
-/// show it; call [`Secret::expose`] where the value really has to go out.
-#[derive(Clone, PartialEq, Eq)]
-pub struct Secret(String);
-
-impl Secret {
-    pub fn new(value: impl Into<String>) -> Self {
-        Self(value.into())
-    }
-
-    /// The secret itself, for the one place that has to send it.
-    pub fn expose(&self) -> &str {
-        &self.0
-    }
-}
-
-impl fmt::Debug for Secret {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str("[redacted]")
-    }
-}
-
-impl fmt::Display for Secret {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str("[redacted]")
-    }
-}
 
 /// Log output format.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
@@ -165,10 +143,15 @@ pub struct Config {
 }
 
 impl Config {
-    /// A configuration with every default, for tests and embedding.
+    /// A configuration with every default, for tests and embedding. The
+    /// caller's `IGFEED_*` environment is not read.
     pub fn defaults() -> Self {
-        Cli::try_parse_from(["igfeed"])
-            .expect("defaults parse")
+        let command = Cli::command().mut_args(|arg| arg.env(None));
+        let matches = command
+            .try_get_matches_from(["igfeed"])
+            .expect("the defaults parse");
+        Cli::from_arg_matches(&matches)
+            .expect("the defaults parse")
             .config
     }
 }
@@ -240,199 +223,33 @@ impl SourceMessage for clap::Error {
     }
 }
 
-/// Host suffixes that media may be fetched from.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct HostList(pub Vec<String>);
-
-impl HostList {
-    /// Whether `host` is one of the suffixes or a subdomain of one.
-    pub fn allows(&self, host: &str) -> bool {
-        let host = host.trim_end_matches('.').to_ascii_lowercase();
-        self.0.iter().any(|suffix| {
-            host == *suffix
-                || (host.ends_with(suffix.as_str())
-                    && host.as_bytes()[host.len() - suffix.len() - 1] == b'.')
-        })
-    }
-}
-
-/// Allowed CORS origins.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub enum CorsOrigins {
-    Any,
-    List(Vec<String>),
-}
-
-fn parse_duration(s: &str) -> Result<Duration, String> {
-    let d = humantime::parse_duration(s.trim())
-        .map_err(|_| format!("'{s}' is not a duration; use a form like 90s, 5m, 24h or 7d"))?;
-    if d.is_zero() {
-        return Err(format!(
-            "'{s}' is zero; use a positive duration like 90s, 5m or 7d"
-        ));
-    }
-    Ok(d)
-}
-
-/// Parses `64MB`, `1GiB`, `512k` or plain bytes (decimal units are powers
-/// of 1000, binary units of 1024).
-pub fn parse_size(s: &str) -> Result<u64, String> {
-    let err = || format!("'{s}' is not a size; use plain bytes or a form like 64MB, 512KiB, 1GiB");
-    let t = s.trim();
-    let split = t
-        .find(|c: char| !(c.is_ascii_digit() || c == '.'))
-        .unwrap_or(t.len());
-    let (num, unit) = t.split_at(split);
-    let num: f64 = num.parse().map_err(|_| err())?;
-    let mult: u64 = match unit.trim().to_ascii_lowercase().as_str() {
-        "" | "b" => 1,
-        "k" | "kb" => 1_000,
-        "kib" => 1 << 10,
-        "m" | "mb" => 1_000_000,
-        "mib" => 1 << 20,
-        "g" | "gb" => 1_000_000_000,
-        "gib" => 1 << 30,
-        _ => return Err(err()),
-    };
-    let bytes = num * mult as f64;
-    if !bytes.is_finite() || bytes < 1.0 || bytes > (1u64 << 50) as f64 {
-        return Err(err());
-    }
-    Ok(bytes as u64)
-}
-
-fn parse_addr(s: &str) -> Result<SocketAddr, String> {
-    s.trim().parse().map_err(|_| {
-        format!("'{s}' is not a socket address; use IP:PORT such as 127.0.0.1:8080 or [::]:8080")
-    })
-}
-
-fn parse_url(s: &str) -> Result<url::Url, String> {
-    let u = url::Url::parse(s.trim())
-        .map_err(|_| format!("'{s}' is not a URL; use a form like https://host[:port]/path"))?;
-    if !matches!(u.scheme(), "http" | "https") || u.host_str().is_none() {
-        return Err(format!("'{s}' is not an http(s) URL with a host"));
-    }
-    Ok(u)
-}
-
-fn parse_public_url(s: &str) -> Result<String, String> {
-    let u = parse_url(s)?;
-    if u.query().is_some() || u.fragment().is_some() {
-        return Err(format!("'{s}' must not carry a query or fragment"));
-    }
-    Ok(u.as_str().trim_end_matches('/').to_string())
-}
-
-fn parse_version(s: &str) -> Result<String, String> {
-    let ok =
-        s.starts_with('v') && s.len() > 1 && s[1..].chars().all(|c| c.is_ascii_digit() || c == '.');
-    if ok {
-        Ok(s.to_string())
-    } else {
-        Err(format!(
-            "'{s}' is not a Graph API version; use a form like v25.0"
-        ))
-    }
-}
-
-fn parse_secret(s: &str) -> Result<Secret, String> {
-    let t = s.trim();
-    if t.is_empty() || t.chars().any(|c| c.is_whitespace() || c.is_control()) {
-        return Err("must be a non-empty string without spaces (value not shown)".into());
-    }
-    Ok(Secret::new(t))
-}
-
-fn parse_feed_size(s: &str) -> Result<usize, String> {
-    match s.trim().parse::<usize>() {
-        Ok(n) if (1..=MAX_FEED_SIZE).contains(&n) => Ok(n),
-        _ => Err(format!(
-            "'{s}' is not a whole number from 1 to {MAX_FEED_SIZE}"
-        )),
-    }
-}
-
-fn parse_hosts(s: &str) -> Result<HostList, String> {
-    let hosts: Vec<String> = s
-        .split(',')
-        .map(|h| h.trim().trim_start_matches('.').to_ascii_lowercase())
-        .filter(|h| !h.is_empty())
-        .collect();
-    let valid = |h: &String| {
-        h.chars()
-            .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '.' || c == ':')
-    };
-    if hosts.is_empty() || !hosts.iter().all(valid) {
-        return Err(format!(
-            "'{s}' is not a list of host names; use a form like cdninstagram.com,fbcdn.net"
-        ));
-    }
-    Ok(HostList(hosts))
-}
-
-fn parse_origins(s: &str) -> Result<CorsOrigins, String> {
-    if s.trim() == "*" {
-        return Ok(CorsOrigins::Any);
-    }
-    let mut list = Vec::new();
-    for o in s.split(',').map(str::trim).filter(|o| !o.is_empty()) {
-        let u = url::Url::parse(o).map_err(|_| {
-            format!(
-                "'{o}' is not an origin; use * or a list like https://a.example,https://b.example"
-            )
-        })?;
-        if u.host_str().is_none() || !matches!(u.scheme(), "http" | "https") {
-            return Err(format!("'{o}' is not an http(s) origin"));
-        }
-        list.push(u.origin().ascii_serialization());
-    }
-    if list.is_empty() {
-        return Err("empty; use * or a list like https://a.example".into());
-    }
-    Ok(CorsOrigins::List(list))
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
 
-    #[test]
-    fn sizes() {
-        assert_eq!(parse_size("64MB"), Ok(64_000_000));
-        assert_eq!(parse_size("1GiB"), Ok(1 << 30));
-        assert_eq!(parse_size("1234"), Ok(1234));
-        assert_eq!(parse_size("1.5 KiB"), Ok(1536));
-        assert!(parse_size("lots").is_err());
-        assert!(parse_size("0").is_err());
-        assert!(parse_size("-5MB").is_err());
-    }
+    /// Set in the child run of [`defaults_ignore_the_environment`].
+    const CHILD: &str = "IGFEED_TEST_DEFAULTS_CHILD";
 
     #[test]
-    fn host_suffixes_match_whole_labels() {
-        let hosts = parse_hosts("cdninstagram.com, .fbcdn.net").unwrap();
-        assert!(hosts.allows("scontent-ams2-1.cdninstagram.com"));
-        assert!(hosts.allows("fbcdn.net"));
-        assert!(!hosts.allows("evilcdninstagram.com"));
-        assert!(!hosts.allows("cdninstagram.com.evil.example"));
-    }
-
-    #[test]
-    fn secrets_do_not_debug() {
-        let s = Secret::new("IGAAsecret");
-        assert_eq!(format!("{s:?} {s}"), "[redacted] [redacted]");
-    }
-
-    #[test]
-    fn origins() {
-        assert_eq!(parse_origins("*"), Ok(CorsOrigins::Any));
-        assert_eq!(
-            parse_origins("https://a.example/, http://b.example:8080"),
-            Ok(CorsOrigins::List(vec![
-                "https://a.example".into(),
-                "http://b.example:8080".into()
-            ]))
-        );
-        assert!(parse_origins("nope").is_err());
+    fn defaults_ignore_the_environment() {
+        if std::env::var_os(CHILD).is_some() {
+            // The child: IGFEED_* variables are set, and must not count.
+            let config = Config::defaults();
+            assert_eq!(config.feed_size, 25);
+            assert_eq!(config.feed_ttl, Duration::from_secs(300));
+            assert!(config.access_token.is_none());
+            return;
+        }
+        // The environment of a test process cannot be changed safely, so
+        // the check runs in a child process of this test binary.
+        let status = std::process::Command::new(std::env::current_exe().expect("test binary"))
+            .args(["--exact", "config::tests::defaults_ignore_the_environment"])
+            .env(CHILD, "1")
+            .env("IGFEED_FEED_SIZE", "7")
+            .env("IGFEED_FEED_TTL", "1s")
+            .env("IGFEED_ACCESS_TOKEN", "IGAAfromtheenvironment")
+            .status()
+            .expect("the test binary runs");
+        assert!(status.success(), "the child run failed: {status}");
     }
 }
