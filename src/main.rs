@@ -11,7 +11,7 @@ async fn main() -> ExitCode {
     match cli.command {
         Some(Command::Healthcheck) => return igfeed::healthcheck::run(cli.config.listen).await,
         Some(Command::Openapi) => {
-            let doc = igfeed::routes::openapi();
+            let doc = serde_json::to_value(igfeed::routes::openapi()).unwrap_or_default();
             println!("{}", serde_json::to_string_pretty(&doc).unwrap_or_default());
             return ExitCode::SUCCESS;
         }

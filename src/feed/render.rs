@@ -11,7 +11,7 @@ use serde::Serialize;
 use sha2::{Digest, Sha256};
 use tokio::sync::OnceCell;
 
-use crate::graph::{Account, Media};
+use crate::graph::{Account, Media, MediaType};
 use crate::http::Encoding;
 
 use super::store::Snapshot;
@@ -33,8 +33,7 @@ pub struct FeedResponse {
 #[derive(Debug, Serialize, utoipa::ToSchema)]
 pub struct Post {
     pub id: String,
-    /// `IMAGE`, `VIDEO` or `CAROUSEL_ALBUM`.
-    pub media_type: String,
+    pub media_type: MediaType,
     pub caption: Option<String>,
     pub permalink: Option<String>,
     /// As Instagram gives it, e.g. `2026-11-01T10:00:00+0000`.
@@ -52,7 +51,7 @@ pub struct Post {
 #[derive(Debug, Serialize, utoipa::ToSchema)]
 pub struct Child {
     pub id: String,
-    pub media_type: String,
+    pub media_type: MediaType,
     pub media_url: Option<String>,
     pub thumbnail_url: Option<String>,
 }
@@ -61,7 +60,7 @@ pub struct Child {
 #[derive(Clone, Debug, Default, PartialEq, Eq, Hash)]
 pub struct Filter {
     /// Allowed media types; empty means all.
-    pub types: Vec<String>,
+    pub types: Vec<MediaType>,
     pub limit: Option<usize>,
 }
 
@@ -80,25 +79,25 @@ fn media_link(base: &str, id: &str, thumbnail: bool) -> String {
 }
 
 fn post(base: &str, m: &Media) -> Post {
-    let is_video = m.media_type == "VIDEO";
+    let is_video = m.media_type == MediaType::Video;
     Post {
         id: m.id.clone(),
-        media_type: m.media_type.clone(),
+        media_type: m.media_type,
         caption: m.caption.clone(),
         permalink: m.permalink.clone(),
         timestamp: m.timestamp.clone(),
         media_url: m.media_url.as_ref().map(|_| media_link(base, &m.id, false)),
         thumbnail_url: (is_video && m.thumbnail_url.is_some())
             .then(|| media_link(base, &m.id, true)),
-        children: (m.media_type == "CAROUSEL_ALBUM").then(|| {
+        children: (m.media_type == MediaType::CarouselAlbum).then(|| {
             m.children
                 .iter()
                 .flatten()
                 .map(|c| Child {
                     id: c.id.clone(),
-                    media_type: c.media_type.clone(),
+                    media_type: c.media_type,
                     media_url: c.media_url.as_ref().map(|_| media_link(base, &c.id, false)),
-                    thumbnail_url: (c.media_type == "VIDEO" && c.thumbnail_url.is_some())
+                    thumbnail_url: (c.media_type == MediaType::Video && c.thumbnail_url.is_some())
                         .then(|| media_link(base, &c.id, true)),
                 })
                 .collect()

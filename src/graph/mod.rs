@@ -15,7 +15,7 @@ use url::Url;
 
 use crate::config::Secret;
 use crate::metrics::Metrics;
-pub use types::{Account, Media, MediaChild, MediaUrls};
+pub use types::{Account, Media, MediaChild, MediaType, MediaUrls};
 
 /// Time allowed to open a connection to the Graph API.
 pub const CONNECT_TIMEOUT: Duration = Duration::from_secs(5);

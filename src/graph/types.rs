@@ -12,11 +12,52 @@ pub struct Account {
     pub username: String,
 }
 
+/// What kind of post (or carousel item) a media is, in the Graph API's
+/// names.
+#[derive(
+    Clone,
+    Copy,
+    Debug,
+    PartialEq,
+    Eq,
+    PartialOrd,
+    Ord,
+    Hash,
+    Serialize,
+    Deserialize,
+    utoipa::ToSchema,
+)]
+#[serde(rename_all = "SCREAMING_SNAKE_CASE")]
+pub enum MediaType {
+    Image,
+    Video,
+    CarouselAlbum,
+}
+
+impl MediaType {
+    /// Every type, in the Graph API's order.
+    pub const ALL: [MediaType; 3] = [MediaType::Image, MediaType::Video, MediaType::CarouselAlbum];
+
+    /// The Graph API's name.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            MediaType::Image => "IMAGE",
+            MediaType::Video => "VIDEO",
+            MediaType::CarouselAlbum => "CAROUSEL_ALBUM",
+        }
+    }
+
+    /// The type of a Graph API name; `None` for a name it does not have.
+    pub fn from_name(name: &str) -> Option<Self> {
+        Self::ALL.into_iter().find(|t| t.as_str() == name)
+    }
+}
+
 /// One post as Instagram describes it. Missing values stay `None`.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Media {
     pub id: String,
-    pub media_type: String,
+    pub media_type: MediaType,
     pub caption: Option<String>,
     pub permalink: Option<String>,
     pub timestamp: Option<String>,
@@ -32,7 +73,7 @@ pub struct Media {
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct MediaChild {
     pub id: String,
-    pub media_type: String,
+    pub media_type: MediaType,
     pub media_url: Option<String>,
     pub thumbnail_url: Option<String>,
 }

@@ -4,7 +4,7 @@
 
 use serde::Deserialize;
 
-use super::types::{Account, Media, MediaChild, MediaUrls};
+use super::types::{Account, Media, MediaChild, MediaType, MediaUrls};
 
 #[derive(Deserialize)]
 pub(super) struct Envelope {
@@ -107,11 +107,18 @@ fn opt_id_string<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Option<String
     }))
 }
 
+/// A media's type; a missing or unknown one is shown as an image (its
+/// `media_url` is then the best guess at something to show).
+fn media_type(name: Option<&str>) -> MediaType {
+    name.and_then(MediaType::from_name)
+        .unwrap_or(MediaType::Image)
+}
+
 impl From<WireMedia> for Media {
     fn from(w: WireMedia) -> Self {
         Media {
             id: w.id,
-            media_type: w.media_type.unwrap_or_else(|| "IMAGE".into()),
+            media_type: media_type(w.media_type.as_deref()),
             caption: w.caption,
             permalink: w.permalink,
             timestamp: w.timestamp,
@@ -122,7 +129,7 @@ impl From<WireMedia> for Media {
                     .into_iter()
                     .map(|c| MediaChild {
                         id: c.id,
-                        media_type: c.media_type.unwrap_or_else(|| "IMAGE".into()),
+                        media_type: media_type(c.media_type.as_deref()),
                         media_url: c.media_url,
                         thumbnail_url: c.thumbnail_url,
                     })

@@ -7,10 +7,9 @@ use axum::response::{IntoResponse, Response};
 
 use crate::error::{ApiError, Problem};
 use crate::feed::{Filter, Rendered};
+use crate::graph::MediaType;
 use crate::http::{self, Encoding};
 use crate::state::AppState;
-
-const MEDIA_TYPES: [&str; 3] = ["IMAGE", "VIDEO", "CAROUSEL_ALBUM"];
 
 /// The account's recent posts.
 #[utoipa::path(
@@ -84,14 +83,14 @@ pub fn parse_filter(query: &str, feed_size: usize) -> Result<Filter, ApiError> {
                 let mut types = Vec::new();
                 // Exact Graph API names, as the OpenAPI pattern says.
                 for t in value.split(',') {
-                    if !MEDIA_TYPES.contains(&t) {
-                        return Err(ApiError::BadRequest(format!(
+                    let t = MediaType::from_name(t).ok_or_else(|| {
+                        ApiError::BadRequest(format!(
                             "type must be a comma list of IMAGE, VIDEO, CAROUSEL_ALBUM, got '{}'",
                             truncate(t)
-                        )));
-                    }
-                    if !types.iter().any(|x| x == t) {
-                        types.push(t.to_string());
+                        ))
+                    })?;
+                    if !types.contains(&t) {
+                        types.push(t);
                     }
                 }
                 types.sort();
@@ -115,7 +114,7 @@ mod tests {
     fn filters_parse_and_reject() {
         let f = parse_filter("limit=3&type=VIDEO,IMAGE&_=123", 25).unwrap();
         assert_eq!(f.limit, Some(3));
-        assert_eq!(f.types, vec!["IMAGE".to_string(), "VIDEO".to_string()]);
+        assert_eq!(f.types, vec![MediaType::Image, MediaType::Video]);
         assert!(parse_filter("limit=0", 25).is_err());
         assert!(parse_filter("limit=26", 25).is_err());
         assert!(parse_filter("limit=abc", 25).is_err());

@@ -79,7 +79,10 @@ fn graph_answers_decode_as_instagram_documents() {
     )
     .unwrap();
     assert_eq!(media[0].id, "17");
-    assert_eq!(media[0].children.as_ref().unwrap()[0].media_type, "VIDEO");
+    assert_eq!(
+        media[0].children.as_ref().unwrap()[0].media_type,
+        igfeed::graph::MediaType::Video
+    );
     // Throttling comes with any status and is classified by code.
     for status in [400, 403, 429] {
         let e = decode_media_page(status, br#"{"error":{"message":"x","code":4}}"#, &token)
