@@ -269,8 +269,13 @@ impl FeedService {
                 }
                 Err(err) => {
                     // A refresh may have rotated the token while this walk
-                    // ran (the old string dies at once): retry with the new
-                    // one rather than serve stale or blame the new token.
+                    // ran (the old string dies at once at Instagram): wait
+                    // for a refresh still in flight to store its token, then
+                    // retry with the new one rather than serve stale or
+                    // blame the new token.
+                    if !retried && matches!(err, GraphError::TokenInvalid { .. }) {
+                        drop(self.tokens.lock().await);
+                    }
                     if !retried
                         && matches!(err, GraphError::TokenInvalid { .. })
                         && let Ok(newer) = self.tokens.usable()
