@@ -114,12 +114,32 @@ pub async fn serve(
     }
 }
 
-/// Whether the client sends something within `timeout` (hyper's own
-/// timeout starts only with a request).
+/// What an HTTP/2 connection starts with.
+const H2_PREFACE: &[u8] = b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n";
+
+/// Whether the client starts a request within `timeout`: some bytes, and
+/// the whole HTTP/2 preface if it is sending one (hyper's own timeouts only
+/// start once it knows the protocol and reads a request).
 async fn sends_within(stream: &TcpStream, timeout: Duration) -> bool {
-    let mut byte = [0u8; 1];
-    matches!(
-        tokio::time::timeout(timeout, stream.peek(&mut byte)).await,
-        Ok(Ok(n)) if n > 0
-    )
+    let deadline = tokio::time::Instant::now() + timeout;
+    let mut start = [0u8; H2_PREFACE.len()];
+    loop {
+        let n = match tokio::time::timeout_at(deadline, stream.peek(&mut start)).await {
+            Ok(Ok(n)) => n,
+            _ => return false,
+        };
+        if n == 0 {
+            return false;
+        }
+        if n == start.len() || !H2_PREFACE.starts_with(&start[..n]) {
+            return true;
+        }
+        // Part of a preface: peek returns the same bytes at once until
+        // more come (so the timeout above never fires), hence a pause and
+        // an explicit deadline.
+        if tokio::time::Instant::now() >= deadline {
+            return false;
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
 }
