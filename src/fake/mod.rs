@@ -6,6 +6,7 @@
 //! `igfeed --demo` runs the real service against it.
 
 mod media;
+mod range;
 
 use std::collections::{HashMap, VecDeque};
 use std::net::SocketAddr;
@@ -22,7 +23,7 @@ use serde_json::{Value, json};
 use sha2::{Digest, Sha256};
 use tokio::task::JoinHandle;
 
-use crate::http::{ByteRange, parse_range};
+use range::Wanted;
 
 pub use media::{FakeChild, FakeMedia, resize_media, sample_media};
 
@@ -650,22 +651,24 @@ fn cdn(
         header::CACHE_CONTROL,
         HeaderValue::from_static("max-age=1209600, no-transform"),
     );
-    let range = headers
+    let wanted = headers
         .get(header::RANGE)
         .and_then(|r| r.to_str().ok())
-        .map_or(ByteRange::Whole, |r| parse_range(r, total));
-    if range == ByteRange::Unsatisfiable {
-        if let Ok(v) = HeaderValue::from_str(&format!("bytes */{total}")) {
-            res_headers.insert(header::CONTENT_RANGE, v);
+        .map_or(Wanted::Everything, |r| range::wanted(r, total));
+    match wanted {
+        Wanted::Everything => (StatusCode::OK, res_headers, bytes).into_response(),
+        Wanted::Slice { first, last } => {
+            if let Ok(v) = HeaderValue::from_str(&format!("bytes {first}-{last}/{total}")) {
+                res_headers.insert(header::CONTENT_RANGE, v);
+            }
+            let slice = bytes.slice(first as usize..=last as usize);
+            (StatusCode::PARTIAL_CONTENT, res_headers, slice).into_response()
         }
-        return (StatusCode::RANGE_NOT_SATISFIABLE, res_headers).into_response();
-    }
-    if let ByteRange::Part(start, end) = range {
-        if let Ok(v) = HeaderValue::from_str(&format!("bytes {start}-{end}/{total}")) {
-            res_headers.insert(header::CONTENT_RANGE, v);
+        Wanted::Nothing => {
+            if let Ok(v) = HeaderValue::from_str(&format!("bytes */{total}")) {
+                res_headers.insert(header::CONTENT_RANGE, v);
+            }
+            (StatusCode::RANGE_NOT_SATISFIABLE, res_headers).into_response()
         }
-        let slice = bytes.slice(start as usize..=end as usize);
-        return (StatusCode::PARTIAL_CONTENT, res_headers, slice).into_response();
     }
-    (StatusCode::OK, res_headers, bytes).into_response()
 }
