@@ -60,7 +60,7 @@ async fn main() -> ExitCode {
 /// contract tests. Loopback only; prints one JSON line with its URL and a
 /// valid token, then serves until SIGINT/SIGTERM.
 async fn fake_upstream(addr: std::net::SocketAddr, posts: usize, image_size: usize) -> ExitCode {
-    use igfeed::fake::{FakeInstagram, FakeOptions, resize_media, sample_media};
+    use igfeed_fake::{FakeInstagram, FakeOptions, resize_media, sample_media};
     if !addr.ip().is_loopback() {
         eprintln!("igfeed fake-upstream: --addr must be a loopback address");
         return ExitCode::from(2);

@@ -1,10 +1,31 @@
-//! A fake Instagram that behaves like `design/INSTAGRAM.md`: the Graph API
-//! (`/me`, `/me/media` with `next` paging and carousel children, one media's
-//! URLs, token refresh with rotation) and a CDN with signed URLs that expire
-//! and `Cross-Origin-Resource-Policy: same-origin`. It listens on a loopback
-//! port. The tests drive it (faults, call counts, token rules) and
-//! `igfeed --demo` runs the real service against it.
+//! A fake Instagram for igfeed: the Graph API and the CDN that serves the
+//! media, on a loopback port, with faults and call counts for the tests.
+//!
+//! It behaves the way igfeed has to expect the real one to:
+//! - `GET /{version}/me` answers the account (`id`, `user_id`, `username`,
+//!   `account_type`, `media_count`);
+//! - `GET /{version}/me/media` answers the posts newest first, in pages of
+//!   at most `limit` (capped by [`FakeOptions::max_page_size`]), with a
+//!   `paging.next` URL (which carries the token) while more remain;
+//!   carousels list their `children`;
+//! - `GET /{version}/{media-id}` answers fresh `media_url` /
+//!   `thumbnail_url` of one post or carousel child;
+//! - `GET /refresh_access_token?grant_type=ig_refresh_token` refuses tokens
+//!   younger than [`FakeOptions::refresh_min_age`] and, by default, returns
+//!   a new string and invalidates the old one at once;
+//! - unknown, revoked and expired tokens get a Graph error envelope with
+//!   code 190 (`OAuthException`), unknown media code 100;
+//! - the CDN (`/cdn/...`) only serves URLs signed by the fake (`oh`) that
+//!   have not expired (`oe`, hex seconds); it answers `Accept-Ranges: bytes`
+//!   and single byte ranges, and `Cross-Origin-Resource-Policy: same-origin`,
+//!   so browsers cannot embed its media directly.
+//!
+//! The tests drive it ([`FakeInstagram::fail`], [`FakeInstagram::calls`],
+//! token rules through [`FakeOptions`]); `igfeed --demo` and
+//! `igfeed fake-upstream` run the real service against it, the demo with
+//! the sample account of [`demo`].
 
+pub mod demo;
 mod media;
 mod range;
 
@@ -87,7 +108,7 @@ pub struct FakeOptions {
     /// Whether a refresh returns a new string and invalidates the old one.
     pub rotate_on_refresh: bool,
     /// How long a rotated-out token keeps working (zero: it dies at once,
-    /// which INSTAGRAM.md says to assume).
+    /// the safe assumption about the real Instagram).
     pub rotation_grace: Duration,
     /// How long signed CDN URLs stay valid.
     pub url_lifetime: Duration,
