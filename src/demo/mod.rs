@@ -7,9 +7,6 @@ use igfeed_fake::{FakeInstagram, FakeOptions};
 
 use crate::config::{Config, HostList, Secret};
 
-/// The example page, served at `/demo` in demo mode.
-pub const EXAMPLE_PAGE: &str = include_str!("../../examples/feed.html");
-
 /// Starts the fake Instagram and points `config` at it.
 pub async fn start(config: &mut Config) -> std::io::Result<FakeInstagram> {
     let fake = FakeInstagram::start(

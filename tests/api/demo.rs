@@ -1,14 +1,19 @@
-//! `igfeed --demo`: the real binary with its embedded sample account.
+//! `igfeed --demo`: the real binary with its embedded sample account (in a
+//! build with the `demo` feature), and `/demo` outside demo mode.
 
+#[cfg(feature = "demo")]
 use std::io::{BufRead, BufReader};
+#[cfg(feature = "demo")]
 use std::process::{Child, Command, Stdio};
 
+#[cfg(feature = "demo")]
 struct Demo {
     child: Child,
     url: String,
     _dir: tempfile::TempDir,
 }
 
+#[cfg(feature = "demo")]
 impl Drop for Demo {
     fn drop(&mut self) {
         let _ = self.child.kill();
@@ -17,6 +22,7 @@ impl Drop for Demo {
 }
 
 /// Starts `igfeed --demo` on a free port and reads the address it logs.
+#[cfg(feature = "demo")]
 fn start_demo() -> Demo {
     let dir = tempfile::tempdir().unwrap();
     let mut child = Command::new(env!("CARGO_BIN_EXE_igfeed"))
@@ -45,10 +51,12 @@ fn start_demo() -> Demo {
     }
 }
 
+#[cfg(feature = "demo")]
 async fn get_json(client: &reqwest::Client, url: &str) -> serde_json::Value {
     client.get(url).send().await.unwrap().json().await.unwrap()
 }
 
+#[cfg(feature = "demo")]
 #[tokio::test]
 async fn demo_mode_serves_every_kind_of_post_offline() {
     let demo = start_demo();
