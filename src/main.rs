@@ -25,7 +25,8 @@ async fn main() -> ExitCode {
     }
     igfeed::telemetry::init(cli.config.log_format);
     let shutdown = shutdown_signal();
-    // In demo mode the fake Instagram lives as long as the service.
+    // In demo mode the fake Instagram and the demo's data dir live as long
+    // as the service.
     let (config, _demo) = match demo_mode(cli.config).await {
         Ok(started) => started,
         Err(code) => return code,
@@ -49,19 +50,18 @@ async fn main() -> ExitCode {
     }
 }
 
-/// `--demo`: starts the embedded fake Instagram and points `config` at it;
-/// the second value keeps it running.
+/// `--demo`: starts the embedded fake Instagram and points `config` at it
+/// and at a temporary data dir; the second value keeps both until it is
+/// dropped.
 #[cfg(feature = "demo")]
-async fn demo_mode(
-    mut config: Config,
-) -> Result<(Config, Option<igfeed_fake::FakeInstagram>), ExitCode> {
+async fn demo_mode(mut config: Config) -> Result<(Config, Option<igfeed::demo::Demo>), ExitCode> {
     if !config.demo {
         return Ok((config, None));
     }
     match igfeed::demo::start(&mut config).await {
-        Ok(fake) => Ok((config, Some(fake))),
+        Ok(demo) => Ok((config, Some(demo))),
         Err(e) => {
-            eprintln!("igfeed: demo mode could not start its fake Instagram: {e}");
+            eprintln!("igfeed: demo mode {e}");
             Err(ExitCode::FAILURE)
         }
     }
