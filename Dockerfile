@@ -4,11 +4,17 @@
 
 FROM docker.io/library/rust:1.95-slim-bookworm AS builder
 WORKDIR /src
-# Dependencies first: this layer is reused until Cargo.toml/Cargo.lock change.
+# Dependencies first: this layer is reused until the manifests or Cargo.lock
+# change. Both workspace members get empty stand-in sources for it.
 COPY Cargo.toml Cargo.lock ./
-RUN mkdir -p src && echo 'fn main() {}' > src/main.rs && touch src/lib.rs \
+COPY crates/igfeed-fake/Cargo.toml crates/igfeed-fake/
+RUN mkdir -p src crates/igfeed-fake/src \
+ && echo 'fn main() {}' > src/main.rs && touch src/lib.rs crates/igfeed-fake/src/lib.rs \
  && cargo build --release --locked \
- && rm -rf src target/release/.fingerprint/igfeed-* target/release/deps/igfeed-* target/release/deps/libigfeed-*
+ && rm -rf src crates/igfeed-fake/src \
+      target/release/.fingerprint/igfeed-* target/release/deps/igfeed-* target/release/deps/libigfeed-* \
+      target/release/deps/igfeed_fake-* target/release/deps/libigfeed_fake-*
+COPY crates crates
 COPY src src
 COPY examples examples
 RUN cargo build --release --locked \

@@ -1,9 +1,12 @@
 #!/usr/bin/env bash
 # Container smoke test: builds the image from the real Dockerfile with podman
 # (set up by ../shared/tools/container-sandbox), runs it in demo mode, checks
-# /healthz, /feed and a /media item from the host, that the data volume
-# survives a container restart, then the same with docker-compose.yml through
-# podman-compose. Removes only what it created. Loopback only.
+# /healthz, /feed and a /media item from the host and that demo mode leaves
+# the data volume alone; then runs it against `igfeed fake-upstream` (a second
+# container of the same image, sharing its network namespace) and checks that
+# the data volume holds the state and survives a container restart; then demo
+# mode with docker-compose.yml through podman-compose. Removes only what it
+# created. Loopback only.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 ROOT=$PWD
@@ -21,6 +24,7 @@ VOL=igfeed-smoke-data-$ID
 PROJECT=igfeedsmoke$ID
 smoke_cleanup() {
   podman rm -f "$NAME" >/dev/null 2>&1
+  podman rm -f "$NAME-fake" >/dev/null 2>&1
   podman volume rm -f "$VOL" >/dev/null 2>&1
   if [[ -f $WORK/override.yml ]]; then
     IGFEED_PORT=0 "$COMPOSE" -p "$PROJECT" -f "$ROOT/docker-compose.yml" -f "$WORK/override.yml" down -v >/dev/null 2>&1
@@ -62,12 +66,30 @@ check "/feed and /media from the host" feed_ok "$PORT"
 check "HEALTHCHECK (igfeed healthcheck) reports healthy" bash -c "podman healthcheck run $NAME >/dev/null 2>&1 && [[ \$(podman inspect -f '{{.State.Health.Status}}' $NAME) == healthy ]]"
 check "runs as the non-root user 65532" bash -c "[[ \$(podman inspect -f '{{.Config.User}}' $NAME) == 65532:65532 ]]"
 MNT=$(podman volume inspect -f '{{.Mountpoint}}' "$VOL")
+check "demo mode leaves the data volume empty" bash -c "[[ -z \$(ls -A $MNT) ]]"
+podman rm -f "$NAME" >/dev/null
+
+echo "==> podman run against igfeed fake-upstream (the data volume)"
+# Demo mode keeps its state in a temporary directory, so the volume is
+# checked with a normal run: the fake Instagram runs in a second container
+# of the same image, and the service joins its network namespace to reach
+# it on loopback (the fake listens on loopback only).
+FAKE_PORT=9000
+podman run -d --name "$NAME-fake" -p "127.0.0.1:$PORT:8080" "$TAG" fake-upstream --addr "127.0.0.1:$FAKE_PORT" >/dev/null
+for ((i = 0; i < 100; i++)); do podman logs "$NAME-fake" 2>/dev/null | grep -q '"token"' && break; sleep 0.1; done
+TOKEN=$(podman logs "$NAME-fake" 2>/dev/null | python3 -c 'import json,sys; print(json.loads(sys.stdin.readline())["token"])')
+podman run -d --name "$NAME" --network "container:$NAME-fake" -v "$VOL:/data" \
+  -e "IGFEED_GRAPH_URL=http://127.0.0.1:$FAKE_PORT" -e IGFEED_MEDIA_HOSTS=127.0.0.1 -e "IGFEED_ACCESS_TOKEN=$TOKEN" \
+  "$TAG" >/dev/null
+check "container answers /healthz" wait_healthy "$PORT"
+check "/feed and /media from the host" feed_ok "$PORT"
 check "the data volume holds feed.json and token.json (0600)" bash -c "[[ -s $MNT/feed.json && \$(stat -c %a $MNT/token.json) == 600 ]]"
 before=$(python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))["fetched_at"])' "$MNT/feed.json")
 podman restart "$NAME" >/dev/null
 check "the data volume survives a restart" bash -c "[[ \$(python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))[\"fetched_at\"])' $MNT/feed.json) == '$before' ]]"
 check "serves again after the restart" bash -c "$(declare -f wait_up wait_healthy feed_ok); WORK=$WORK; wait_healthy $PORT && feed_ok $PORT"
 podman rm -f "$NAME" >/dev/null
+podman rm -f "$NAME-fake" >/dev/null
 
 echo "==> podman-compose up -d / down"
 CPORT=$(free_port)

@@ -11,8 +11,10 @@
 //! - [`media`]: the media proxy and its byte-bounded cache.
 //! - [`token`]: the access token: durable store, status, background refresher.
 //! - [`alerts`]: webhook alerts when only a person can help.
-//! - [`demo`]: `--demo`: the service against an embedded sample account.
-//! - [`fake`]: a fake Instagram (Graph API + CDN) for tests and `--demo`.
+//! - `demo` (with the `demo` feature, on by default): `--demo`, the service
+//!   against an embedded sample account served by the fake Instagram of the
+//!   `igfeed-fake` crate (`crates/igfeed-fake`), which the integration tests
+//!   use too.
 //! - [`error`], [`http`]: problem+json errors and HTTP helpers.
 //! - [`fsutil`]: atomic, durable file writes.
 //! - [`metrics`]: Prometheus metrics.
@@ -23,9 +25,9 @@
 pub mod alerts;
 pub mod app;
 pub mod config;
+#[cfg(feature = "demo")]
 pub mod demo;
 pub mod error;
-pub mod fake;
 pub mod feed;
 pub mod fsutil;
 pub mod graph;

@@ -3,7 +3,7 @@
 use std::process::ExitCode;
 
 use igfeed::app::{App, StartError, shutdown_signal};
-use igfeed::config::{Cli, Command};
+use igfeed::config::{Cli, Command, Config};
 
 #[tokio::main]
 async fn main() -> ExitCode {
@@ -15,6 +15,7 @@ async fn main() -> ExitCode {
             println!("{}", serde_json::to_string_pretty(&doc).unwrap_or_default());
             return ExitCode::SUCCESS;
         }
+        #[cfg(feature = "demo")]
         Some(Command::FakeUpstream {
             addr,
             posts,
@@ -24,18 +25,11 @@ async fn main() -> ExitCode {
     }
     let _log_writer = igfeed::telemetry::init(cli.config.log_format);
     let shutdown = shutdown_signal();
-    let mut config = cli.config;
-    // In demo mode the fake Instagram lives as long as the service.
-    let _demo = if config.demo {
-        match igfeed::demo::start(&mut config).await {
-            Ok(fake) => Some(fake),
-            Err(e) => {
-                eprintln!("igfeed: demo mode could not start its fake Instagram: {e}");
-                return ExitCode::FAILURE;
-            }
-        }
-    } else {
-        None
+    // In demo mode the fake Instagram and the demo's data dir live as long
+    // as the service.
+    let (config, _demo) = match demo_mode(cli.config).await {
+        Ok(started) => started,
+        Err(code) => return code,
     };
     let app = match App::build(config).await {
         Ok(app) => app,
@@ -51,11 +45,41 @@ async fn main() -> ExitCode {
     ExitCode::SUCCESS
 }
 
+/// `--demo`: starts the embedded fake Instagram and points `config` at it
+/// and at a temporary data dir; the second value keeps both until it is
+/// dropped.
+#[cfg(feature = "demo")]
+async fn demo_mode(mut config: Config) -> Result<(Config, Option<igfeed::demo::Demo>), ExitCode> {
+    if !config.demo {
+        return Ok((config, None));
+    }
+    match igfeed::demo::start(&mut config).await {
+        Ok(demo) => Ok((config, Some(demo))),
+        Err(e) => {
+            eprintln!("igfeed: demo mode {e}");
+            Err(ExitCode::FAILURE)
+        }
+    }
+}
+
+/// `--demo` in a build without the `demo` feature: refused (exit 2).
+#[cfg(not(feature = "demo"))]
+async fn demo_mode(config: Config) -> Result<(Config, Option<()>), ExitCode> {
+    if config.demo {
+        eprintln!(
+            "igfeed: --demo (IGFEED_DEMO) is not available: this igfeed was built without the `demo` feature (cargo build --features demo)"
+        );
+        return Err(ExitCode::from(2));
+    }
+    Ok((config, None))
+}
+
 /// `igfeed fake-upstream`: the fake Instagram alone, for benchmarks and
 /// contract tests. Loopback only; prints one JSON line with its URL and a
 /// valid token, then serves until SIGINT/SIGTERM.
+#[cfg(feature = "demo")]
 async fn fake_upstream(addr: std::net::SocketAddr, posts: usize, image_size: usize) -> ExitCode {
-    use igfeed::fake::{FakeInstagram, FakeOptions, resize_media, sample_media};
+    use igfeed_fake::{FakeInstagram, FakeOptions, resize_media, sample_media};
     if !addr.ip().is_loopback() {
         eprintln!("igfeed fake-upstream: --addr must be a loopback address");
         return ExitCode::from(2);

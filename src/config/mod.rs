@@ -48,6 +48,7 @@ pub enum Command {
     Openapi,
     /// Run only the fake Instagram (Graph API + CDN) on a loopback address,
     /// for benchmarks and contract tests; prints its URL and a valid token.
+    #[cfg(feature = "demo")]
     #[command(hide = true)]
     FakeUpstream {
         /// Loopback address to listen on.
@@ -137,7 +138,8 @@ pub struct Config {
     #[arg(long, env = "IGFEED_ALERT_WEBHOOK", value_parser = parse_url)]
     pub alert_webhook: Option<url::Url>,
 
-    /// Start with an embedded sample account (no network, no token).
+    /// Start with an embedded sample account (no network, no token; needs a
+    /// build with the `demo` feature, the default).
     #[arg(long, env = "IGFEED_DEMO")]
     pub demo: bool,
 }

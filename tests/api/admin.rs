@@ -1,7 +1,7 @@
 //! `/admin/*`: the auth matrix, putting tokens, refresh, purge, bad bodies.
 
 use igfeed::config::Secret;
-use igfeed::fake::{FakeOptions, Route, sample_media};
+use igfeed_fake::{FakeOptions, Route, sample_media};
 use reqwest::Method;
 use serde_json::json;
 
@@ -195,7 +195,7 @@ async fn refresh_now_and_purge() {
     // A refresh Instagram refuses (transient) is a 502 and keeps the token.
     let before = app.current_token().await;
     app.fake
-        .fail(Route::Refresh, igfeed::fake::Fault::Status(503), 1);
+        .fail(Route::Refresh, igfeed_fake::Fault::Status(503), 1);
     let res = app
         .admin(Method::POST, "/admin/token/refresh", Some(ADMIN_KEY), None)
         .await;

@@ -10,7 +10,7 @@ use axum::http::StatusCode;
 use igfeed::alerts::AlertSettings;
 use igfeed::app::Tuning;
 use igfeed::config::Secret;
-use igfeed::fake::{FakeOptions, Fault, Route, sample_media};
+use igfeed_fake::{FakeOptions, Fault, Route, sample_media};
 use reqwest::Method;
 use serde_json::Value;
 

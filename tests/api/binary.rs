@@ -117,6 +117,21 @@ fn json_logs_and_graceful_shutdown_on_sigterm() {
     assert!(rest.iter().any(|l| l.contains("SIGTERM")), "{rest:?}");
 }
 
+#[cfg(not(feature = "demo"))]
+#[test]
+fn demo_is_refused_by_a_build_without_the_demo_feature() {
+    for (args, envs) in [
+        (&["--demo"][..], &[][..]),
+        (&[][..], &[("IGFEED_DEMO", "true")][..]),
+    ] {
+        let out = igfeed(envs).args(args).output().unwrap();
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(2), "{stderr}");
+        assert!(stderr.contains("`demo` feature"), "{stderr}");
+        assert_eq!(stderr.trim().lines().count(), 1, "one line: {stderr}");
+    }
+}
+
 #[tokio::test]
 async fn healthcheck_subcommand_reports_the_local_service() {
     let app = crate::helpers::spawn_app().await;

@@ -5,9 +5,9 @@
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
-use igfeed::fake::{FakeInstagram, FakeOptions, Route, sample_media};
 use igfeed::feed::SnapshotFile;
 use igfeed::token::TokenFile;
+use igfeed_fake::{FakeInstagram, FakeOptions, Route, sample_media};
 use rand::Rng;
 
 fn free_port() -> u16 {

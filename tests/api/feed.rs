@@ -4,7 +4,7 @@ use std::io::Read;
 use std::time::Duration;
 
 use futures_util::future::join_all;
-use igfeed::fake::{FakeChild, FakeMedia, FakeOptions, Fault, Route, sample_media};
+use igfeed_fake::{FakeChild, FakeMedia, FakeOptions, Fault, Route, sample_media};
 use reqwest::Method;
 use serde_json::json;
 

@@ -1,6 +1,6 @@
 //! `/healthz` and `/readyz` transitions.
 
-use igfeed::fake::{FakeOptions, Fault, Route, sample_media};
+use igfeed_fake::{FakeOptions, Fault, Route, sample_media};
 
 use crate::helpers::*;
 

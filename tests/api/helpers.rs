@@ -9,7 +9,7 @@ use std::time::{Duration, Instant};
 
 use igfeed::app::{App, Tuning};
 use igfeed::config::{Config, Secret};
-use igfeed::fake::{FakeInstagram, FakeMedia, FakeOptions, sample_media};
+use igfeed_fake::{FakeInstagram, FakeMedia, FakeOptions, sample_media};
 use tokio::sync::oneshot;
 use tokio::task::JoinHandle;
 

@@ -1,5 +1,5 @@
 //! Integration tests: the whole service on a loopback port against the fake
-//! Instagram of `igfeed::fake`.
+//! Instagram of `igfeed_fake` (`crates/igfeed-fake`).
 
 #![allow(
     clippy::unwrap_used,

@@ -6,7 +6,7 @@ use std::time::Duration;
 use futures_util::future::join_all;
 use igfeed::app::Tuning;
 use igfeed::config::{HostList, Secret};
-use igfeed::fake::{FakeChild, FakeMedia, FakeOptions, Fault, Route, resize_media};
+use igfeed_fake::{FakeChild, FakeMedia, FakeOptions, Fault, Route, resize_media};
 use reqwest::Method;
 
 use crate::helpers::*;

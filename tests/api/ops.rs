@@ -1,6 +1,6 @@
 //! Operations: OpenAPI document and docs UI, metrics, request ids, logs.
 
-use igfeed::fake::{FakeOptions, Fault, Route, sample_media};
+use igfeed_fake::{FakeOptions, Fault, Route, sample_media};
 
 use crate::helpers::*;
 

@@ -3,7 +3,7 @@
 
 use std::time::{Duration, Instant};
 
-use igfeed::fake::{FakeOptions, Fault, Route, sample_media};
+use igfeed_fake::{FakeOptions, Fault, Route, sample_media};
 
 use crate::helpers::*;
 

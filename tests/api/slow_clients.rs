@@ -3,8 +3,8 @@
 use std::time::Duration;
 
 use igfeed::app::Tuning;
-use igfeed::fake::{FakeOptions, sample_media};
 use igfeed::server::Limits;
+use igfeed_fake::{FakeOptions, sample_media};
 
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;

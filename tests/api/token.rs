@@ -4,8 +4,8 @@
 use std::time::{Duration, Instant, SystemTime};
 
 use igfeed::app::Tuning;
-use igfeed::fake::{FakeOptions, Fault, Route, sample_media};
 use igfeed::token::refresher::{Step, refresh_step};
+use igfeed_fake::{FakeOptions, Fault, Route, sample_media};
 use reqwest::Method;
 
 use crate::helpers::*;
@@ -244,7 +244,7 @@ async fn a_changed_env_token_replaces_the_stored_one() {
 
 #[tokio::test]
 async fn a_corrupt_token_state_stops_start_up_and_is_kept() {
-    let fake = igfeed::fake::FakeInstagram::start(FakeOptions::default(), sample_media(1))
+    let fake = igfeed_fake::FakeInstagram::start(FakeOptions::default(), sample_media(1))
         .await
         .unwrap();
     let dir = tempfile::tempdir().unwrap();

@@ -1,11 +1,33 @@
-//! A fake Instagram that behaves like `design/INSTAGRAM.md`: the Graph API
-//! (`/me`, `/me/media` with `next` paging and carousel children, one media's
-//! URLs, token refresh with rotation) and a CDN with signed URLs that expire
-//! and `Cross-Origin-Resource-Policy: same-origin`. It listens on a loopback
-//! port. The tests drive it (faults, call counts, token rules) and
-//! `igfeed --demo` runs the real service against it.
+//! A fake Instagram for igfeed: the Graph API and the CDN that serves the
+//! media, on a loopback port, with faults and call counts for the tests.
+//!
+//! It behaves the way igfeed has to expect the real one to:
+//! - `GET /{version}/me` answers the account (`id`, `user_id`, `username`,
+//!   `account_type`, `media_count`);
+//! - `GET /{version}/me/media` answers the posts newest first, in pages of
+//!   at most `limit` (capped by [`FakeOptions::max_page_size`]), with a
+//!   `paging.next` URL (which carries the token) while more remain;
+//!   carousels list their `children`;
+//! - `GET /{version}/{media-id}` answers fresh `media_url` /
+//!   `thumbnail_url` of one post or carousel child;
+//! - `GET /refresh_access_token?grant_type=ig_refresh_token` refuses tokens
+//!   younger than [`FakeOptions::refresh_min_age`] and, by default, returns
+//!   a new string and invalidates the old one at once;
+//! - unknown, revoked and expired tokens get a Graph error envelope with
+//!   code 190 (`OAuthException`), unknown media code 100;
+//! - the CDN (`/cdn/...`) only serves URLs signed by the fake (`oh`) that
+//!   have not expired (`oe`, hex seconds); it answers `Accept-Ranges: bytes`
+//!   and single byte ranges, and `Cross-Origin-Resource-Policy: same-origin`,
+//!   so browsers cannot embed its media directly.
+//!
+//! The tests drive it ([`FakeInstagram::fail`], [`FakeInstagram::calls`],
+//! token rules through [`FakeOptions`]); `igfeed --demo` and
+//! `igfeed fake-upstream` run the real service against it, the demo with
+//! the sample account of [`demo`].
 
+pub mod demo;
 mod media;
+mod range;
 
 use std::collections::{HashMap, VecDeque};
 use std::net::SocketAddr;
@@ -22,7 +44,7 @@ use serde_json::{Value, json};
 use sha2::{Digest, Sha256};
 use tokio::task::JoinHandle;
 
-use crate::http::{ByteRange, parse_range};
+use range::Wanted;
 
 pub use media::{FakeChild, FakeMedia, resize_media, sample_media};
 
@@ -86,7 +108,7 @@ pub struct FakeOptions {
     /// Whether a refresh returns a new string and invalidates the old one.
     pub rotate_on_refresh: bool,
     /// How long a rotated-out token keeps working (zero: it dies at once,
-    /// which INSTAGRAM.md says to assume).
+    /// the safe assumption about the real Instagram).
     pub rotation_grace: Duration,
     /// How long signed CDN URLs stay valid.
     pub url_lifetime: Duration,
@@ -650,22 +672,24 @@ fn cdn(
         header::CACHE_CONTROL,
         HeaderValue::from_static("max-age=1209600, no-transform"),
     );
-    let range = headers
+    let wanted = headers
         .get(header::RANGE)
         .and_then(|r| r.to_str().ok())
-        .map_or(ByteRange::Whole, |r| parse_range(r, total));
-    if range == ByteRange::Unsatisfiable {
-        if let Ok(v) = HeaderValue::from_str(&format!("bytes */{total}")) {
-            res_headers.insert(header::CONTENT_RANGE, v);
+        .map_or(Wanted::Everything, |r| range::wanted(r, total));
+    match wanted {
+        Wanted::Everything => (StatusCode::OK, res_headers, bytes).into_response(),
+        Wanted::Slice { first, last } => {
+            if let Ok(v) = HeaderValue::from_str(&format!("bytes {first}-{last}/{total}")) {
+                res_headers.insert(header::CONTENT_RANGE, v);
+            }
+            let slice = bytes.slice(first as usize..=last as usize);
+            (StatusCode::PARTIAL_CONTENT, res_headers, slice).into_response()
         }
-        return (StatusCode::RANGE_NOT_SATISFIABLE, res_headers).into_response();
-    }
-    if let ByteRange::Part(start, end) = range {
-        if let Ok(v) = HeaderValue::from_str(&format!("bytes {start}-{end}/{total}")) {
-            res_headers.insert(header::CONTENT_RANGE, v);
+        Wanted::Nothing => {
+            if let Ok(v) = HeaderValue::from_str(&format!("bytes */{total}")) {
+                res_headers.insert(header::CONTENT_RANGE, v);
+            }
+            (StatusCode::RANGE_NOT_SATISFIABLE, res_headers).into_response()
         }
-        let slice = bytes.slice(start as usize..=end as usize);
-        return (StatusCode::PARTIAL_CONTENT, res_headers, slice).into_response();
     }
-    (StatusCode::OK, res_headers, bytes).into_response()
 }

@@ -224,8 +224,8 @@ impl FakeChild {
     }
 }
 
-/// `n` posts, newest first, cycling through every kind INSTAGRAM.md
-/// describes: image, video with thumbnail, carousel (image + video
+/// `n` posts, newest first, cycling through every kind of post the Graph
+/// API returns: image, video with thumbnail, carousel (image + video
 /// children), image without caption, copyright-flagged video without
 /// `media_url`. Ids are `179000000000NNNN`, children `178000000000NNNN`.
 pub fn sample_media(n: usize) -> Vec<FakeMedia> {
