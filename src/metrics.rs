@@ -58,7 +58,6 @@ impl std::ops::Deref for Metrics {
 
 /// The metric families; reach them through [`Metrics`].
 pub struct MetricsInner {
-    /// Unique per instance (for per-thread handle caches).
     registry: Registry,
     pub requests: Family<RequestLabels, Counter>,
     pub latency: Family<RouteLabels, Histogram>,

@@ -1,5 +1,6 @@
-//! Turns a snapshot into the `/feed` JSON of API.md, once per feed version,
-//! base URL and filter; the compressed forms are made once, on first demand.
+//! Turns a snapshot into the `/feed` JSON (the README's "Feed" section),
+//! once per feed version, base URL and filter; each compressed form is made
+//! once, on first demand, off the async workers.
 
 use std::io::Write;
 use std::time::{Duration, SystemTime};

@@ -1,27 +1,29 @@
-//! The typed Instagram Graph API client (`design/INSTAGRAM.md`): token
+//! The typed Instagram Graph API client: token
 //! refresh, the account, its recent media (paging followed), and fresh URLs
 //! for one media. Errors are classified by Instagram's `error.code`, bodies
 //! are capped in size, and no URL (which carries the token) ever reaches an
 //! error message or a log line.
 
+mod error;
 mod types;
 mod wire;
 
 use std::time::Duration;
 
-use futures_util::StreamExt;
 use reqwest::header::{HeaderValue, USER_AGENT};
 use url::Url;
 
 use crate::config::Secret;
 use crate::metrics::Metrics;
+use error::{BodyError, read_capped};
+pub use error::{GraphError, describe, redact};
 pub use types::{Account, Media, MediaChild, MediaType, MediaUrls};
 
 /// Time allowed to open a connection to the Graph API.
 pub const CONNECT_TIMEOUT: Duration = Duration::from_secs(5);
 /// Largest Graph API answer read; larger ones are an error, not a memory hog.
 pub const MAX_BODY_BYTES: usize = 4 * 1024 * 1024;
-/// Most media requested per page (INSTAGRAM.md: 100 is safe).
+/// Most media requested per page (Instagram accepts up to 100).
 pub const MAX_PAGE_SIZE: usize = 100;
 /// Most pages followed in one walk, so a misbehaving `next` chain ends.
 pub const MAX_PAGES: usize = 50;
@@ -33,59 +35,6 @@ const ME_FIELDS: &str = "user_id,username";
 /// The `User-Agent` sent upstream.
 pub fn user_agent() -> &'static str {
     concat!("igfeed/", env!("CARGO_PKG_VERSION"))
-}
-
-/// Why a Graph API call failed, as far as igfeed must act on it.
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-pub enum GraphError {
-    /// 190/102 (expired, invalidated) or 10/200–299 (permission missing):
-    /// only a new token helps.
-    #[error("token rejected by Instagram (code {code}): {message}")]
-    TokenInvalid { code: i64, message: String },
-    /// 4, 17, 32, 613, 80002: back off and keep serving the cache.
-    #[error("throttled by Instagram (code {code}): {message}")]
-    Throttled { code: i64, message: String },
-    /// 1, 2, HTTP 5xx, timeouts, connection failures: retry later.
-    #[error("Instagram unavailable: {0}")]
-    Transient(String),
-    /// 100 and other codes: a request Instagram refuses (a bug on our side).
-    #[error("Instagram refused the request (code {code}): {message}")]
-    BadRequest { code: i64, message: String },
-    /// A success status with a body that is not what the API documents.
-    #[error("unexpected answer from Instagram: {0}")]
-    BadResponse(String),
-}
-
-impl GraphError {
-    /// A short, stable label for metrics and logs.
-    pub fn kind(&self) -> &'static str {
-        match self {
-            GraphError::TokenInvalid { .. } => "token_invalid",
-            GraphError::Throttled { .. } => "throttled",
-            GraphError::Transient(_) => "transient",
-            GraphError::BadRequest { .. } => "bad_request",
-            GraphError::BadResponse(_) => "bad_response",
-        }
-    }
-
-    /// Instagram's error code, when it sent one.
-    pub fn code(&self) -> Option<i64> {
-        match self {
-            GraphError::TokenInvalid { code, .. }
-            | GraphError::Throttled { code, .. }
-            | GraphError::BadRequest { code, .. } => Some(*code),
-            _ => None,
-        }
-    }
-
-    fn from_code(code: i64, message: String) -> Self {
-        match code {
-            190 | 102 | 10 | 200..=299 => GraphError::TokenInvalid { code, message },
-            4 | 17 | 32 | 613 | 80002 => GraphError::Throttled { code, message },
-            1 | 2 => GraphError::Transient(format!("code {code}: {message}")),
-            _ => GraphError::BadRequest { code, message },
-        }
-    }
 }
 
 /// A token as Instagram returned it from a refresh.
@@ -332,61 +281,10 @@ pub fn decode_media_page(
         .map(|p| p.data.into_iter().map(Media::from).collect())
 }
 
-/// Replaces every occurrence of the token in `text`.
-pub fn redact(text: &str, token: &Secret) -> String {
-    if token.expose().is_empty() {
-        return text.to_string();
-    }
-    text.replace(token.expose(), "[redacted]")
-}
-
 /// Whether `id` has the form of an Instagram media id (letters, digits,
 /// `_`; at most 64): checked before an id reaches a URL or a lookup.
 pub fn is_media_id(id: &str) -> bool {
     !id.is_empty() && id.len() <= 64 && id.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_')
-}
-
-/// A reqwest error without its URL (which carries the token).
-pub fn describe(e: &reqwest::Error) -> String {
-    let kind = if e.is_timeout() {
-        "timed out"
-    } else if e.is_connect() {
-        "connection failed"
-    } else if e.is_body() || e.is_decode() {
-        "reading the answer failed"
-    } else {
-        "request failed"
-    };
-    // `without_url` drops the URL; the source chain says why (DNS, refused…).
-    let mut msg = kind.to_string();
-    let mut source = std::error::Error::source(e);
-    if let Some(s) = source.take() {
-        msg.push_str(": ");
-        msg.push_str(&s.to_string());
-    }
-    msg
-}
-
-pub(crate) enum BodyError {
-    TooLarge,
-    Read(String),
-}
-
-/// Reads a body up to `cap` bytes, failing (without reading on) past it.
-pub(crate) async fn read_capped(res: reqwest::Response, cap: usize) -> Result<Vec<u8>, BodyError> {
-    if res.content_length().is_some_and(|n| n > cap as u64) {
-        return Err(BodyError::TooLarge);
-    }
-    let mut body = Vec::new();
-    let mut stream = res.bytes_stream();
-    while let Some(chunk) = stream.next().await {
-        let chunk = chunk.map_err(|e| BodyError::Read(describe(&e)))?;
-        if body.len() + chunk.len() > cap {
-            return Err(BodyError::TooLarge);
-        }
-        body.extend_from_slice(&chunk);
-    }
-    Ok(body)
 }
 
 #[cfg(test)]

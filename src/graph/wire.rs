@@ -1,5 +1,5 @@
 //! The Graph API's JSON as it arrives, kept private to the client: lenient
-//! where INSTAGRAM.md says shapes vary, and converted at once into the
+//! where Instagram's shapes vary (numeric or string ids, missing fields), and converted at once into the
 //! public types of [`super::types`].
 
 use serde::Deserialize;
