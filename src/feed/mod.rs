@@ -2,6 +2,7 @@
 //! (concurrent requests share one upstream walk), kept on disk as the last
 //! good copy, and served stale from it when Instagram fails.
 
+mod backoff;
 pub mod render;
 pub mod store;
 
@@ -63,6 +64,13 @@ impl Expiry<(), Arc<Current>> for FreshOrStale {
     }
 }
 
+/// Why a walk failed.
+struct Failed {
+    reason: String,
+    /// Instagram said to slow down.
+    throttled: bool,
+}
+
 /// Fetches, caches and falls back. Share it behind an `Arc`.
 pub struct FeedService {
     graph: GraphClient,
@@ -76,6 +84,8 @@ pub struct FeedService {
     last_good: watch::Sender<Option<Arc<Snapshot>>>,
     /// The last [`Current::version`] handed out.
     version: AtomicU64,
+    /// A failed first load, not retried before its pause ends.
+    failed: backoff::FailureMemo,
     metrics: Option<Metrics>,
     hits: Option<Counter>,
 }
@@ -109,6 +119,7 @@ impl FeedService {
             file,
             last_good: watch::channel(last).0,
             version: AtomicU64::new(0),
+            failed: backoff::FailureMemo::default(),
             metrics: None,
             hits: None,
         }
@@ -155,6 +166,11 @@ impl FeedService {
             }
             return Ok(cur);
         }
+        // Concurrent callers share one load (below); later ones within the
+        // pause after a failed first load get its answer without a call.
+        if let Some(error) = self.failed.active() {
+            return Err(error);
+        }
         let entry = self
             .current
             .entry(())
@@ -200,6 +216,7 @@ impl FeedService {
         self.current.invalidate_all();
         self.rendered.invalidate_all();
         self.bump();
+        self.failed.clear();
     }
 
     /// A new [`Current::version`].
@@ -208,8 +225,9 @@ impl FeedService {
     }
 
     async fn load(&self) -> Result<Arc<Current>, FeedUnavailable> {
-        let reason = match self.fetch().await {
+        let Failed { reason, throttled } = match self.fetch().await {
             Ok(snapshot) => {
+                self.failed.clear();
                 let snapshot = Arc::new(snapshot);
                 self.persist(snapshot.clone()).await;
                 self.last_good.send_replace(Some(snapshot.clone()));
@@ -220,7 +238,7 @@ impl FeedService {
                     expires_at: Instant::now() + lifetime(self.ttl, false),
                 }));
             }
-            Err(reason) => reason,
+            Err(failed) => failed,
         };
         match self.last_good.borrow().clone() {
             Some(snapshot) => {
@@ -234,18 +252,23 @@ impl FeedService {
             }
             None => {
                 tracing::warn!(%reason, "feed fetch failed and there is no last good feed");
-                Err(FeedUnavailable::NeverFetched(reason))
+                let error = FeedUnavailable::NeverFetched(reason);
+                self.failed.record(error.clone(), throttled);
+                Err(error)
             }
         }
     }
 
     /// One upstream walk: the account and its recent media.
-    async fn fetch(&self) -> Result<Snapshot, String> {
+    async fn fetch(&self) -> Result<Snapshot, Failed> {
         let unavailable = |e: TokenUnavailable| match e {
             TokenUnavailable::Invalid(_) => "the access token is invalid".to_string(),
             other => other.to_string(),
         };
-        let mut token = self.tokens.usable().map_err(unavailable)?;
+        let mut token = self.tokens.usable().map_err(|e| Failed {
+            reason: unavailable(e),
+            throttled: false,
+        })?;
         let started = Instant::now();
         let mut retried = false;
         loop {
@@ -289,7 +312,10 @@ impl FeedService {
                         continue;
                     }
                     self.tokens.observe(&token, &err).await;
-                    return Err(err.to_string());
+                    return Err(Failed {
+                        reason: err.to_string(),
+                        throttled: matches!(err, GraphError::Throttled { .. }),
+                    });
                 }
             }
         }
