@@ -12,21 +12,23 @@ use std::time::{Duration, Instant, SystemTime};
 
 use moka::Expiry;
 use moka::future::Cache;
-use tokio::sync::watch;
+use tokio::sync::{Semaphore, watch};
 
 use prometheus_client::metrics::counter::Counter;
 
 use crate::graph::{GraphClient, GraphError};
 use crate::metrics::{Metrics, ResultLabels};
 use crate::token::{TokenManager, TokenUnavailable};
-pub use render::{Filter, Rendered};
+pub use render::{Effort, Filter, Rendered};
 pub use store::{Snapshot, SnapshotFile};
 
 /// How soon a stale feed (served because Instagram failed) is retried, at
 /// most; shorter when the TTL is shorter.
 pub const STALE_RETRY: Duration = Duration::from_secs(30);
-/// How many rendered variants (base URL × filter) are kept per process.
-const RENDERED_CAPACITY: u64 = 512;
+/// Bytes of rendered variants (feed version × base URL × filter) kept: a
+/// client that makes up hosts or filters evicts old variants, it does not
+/// grow the process.
+const RENDERED_BUDGET: u64 = 32 * 1024 * 1024;
 
 /// The feed as it is served now.
 #[derive(Debug, Clone)]
@@ -86,6 +88,8 @@ pub struct FeedService {
     version: AtomicU64,
     /// A failed first load, not retried before its pause ends.
     failed: backoff::FailureMemo,
+    /// Render and compression jobs running at once: at most one per core.
+    jobs: Arc<Semaphore>,
     metrics: Option<Metrics>,
     hits: Option<Counter>,
 }
@@ -115,11 +119,17 @@ impl FeedService {
                 .max_capacity(1)
                 .expire_after(FreshOrStale { ttl })
                 .build(),
-            rendered: Cache::builder().max_capacity(RENDERED_CAPACITY).build(),
+            rendered: Cache::builder()
+                .max_capacity(RENDERED_BUDGET)
+                .weigher(|_, r: &Arc<Rendered>| r.weight())
+                .build(),
             file,
             last_good: watch::channel(last).0,
             version: AtomicU64::new(0),
             failed: backoff::FailureMemo::default(),
+            jobs: Arc::new(Semaphore::new(
+                std::thread::available_parallelism().map_or(2, usize::from),
+            )),
             metrics: None,
             hits: None,
         }
@@ -186,25 +196,33 @@ impl FeedService {
 
     /// The feed rendered for `base` and `filter`: cached, freshly fetched,
     /// or the last good one.
+    /// `effort` says how hard it is compressed (see [`Effort`]).
     pub async fn answer(
         &self,
         base: &str,
         filter: &Filter,
+        effort: Effort,
     ) -> Result<Arc<Rendered>, FeedUnavailable> {
         let current = self.current().await?;
-        Ok(self.rendered(&current, base, filter).await)
+        Ok(self.rendered(&current, base, filter, effort).await)
     }
 
     /// A rendered body for this feed version, base URL and filter.
-    async fn rendered(&self, cur: &Current, base: &str, filter: &Filter) -> Arc<Rendered> {
+    async fn rendered(
+        &self,
+        cur: &Current,
+        base: &str,
+        filter: &Filter,
+        effort: Effort,
+    ) -> Arc<Rendered> {
         let key = (cur.version, base.to_string(), filter.clone());
         self.rendered
             .get_with(key, async {
                 let (snapshot, stale, ttl) = (cur.snapshot.clone(), cur.stale, self.ttl);
-                let (base, filter) = (base.to_string(), filter.clone());
-                render::blocking(move || {
+                let (base, filter, jobs) = (base.to_string(), filter.clone(), self.jobs.clone());
+                render::blocking(&self.jobs, move || {
                     let doc = render::response(&snapshot, stale, &base, &filter);
-                    Arc::new(Rendered::new(&doc, snapshot.fetched_at, ttl))
+                    Arc::new(Rendered::new(&doc, snapshot.fetched_at, ttl, effort, jobs))
                 })
                 .await
             })

@@ -3,6 +3,7 @@
 //! once, on first demand, off the async workers.
 
 use std::io::Write;
+use std::sync::Arc;
 use std::time::{Duration, SystemTime};
 
 use axum::http::HeaderValue;
@@ -10,7 +11,7 @@ use axum::http::HeaderValue;
 use bytes::Bytes;
 use serde::Serialize;
 use sha2::{Digest, Sha256};
-use tokio::sync::OnceCell;
+use tokio::sync::{OnceCell, Semaphore};
 
 use crate::graph::{Account, Media, MediaType};
 use crate::http::Encoding;
@@ -137,13 +138,51 @@ pub struct Rendered {
     pub etags: [HeaderValue; 3],
     pub last_modified_header: HeaderValue,
     pub cache_control: HeaderValue,
+    effort: Effort,
+    /// Bounds how many render and compression jobs run at once.
+    jobs: Arc<Semaphore>,
     gzip: OnceCell<Bytes>,
     br: OnceCell<Bytes>,
 }
 
+/// How hard a body is compressed.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Effort {
+    /// The feed most visitors get (the whole feed at `IGFEED_PUBLIC_URL`):
+    /// compressed once per feed version, as small as it gets.
+    Best,
+    /// Every other variant (filters, links built from request headers): a
+    /// fast level, so a request that misses the cache stays cheap however
+    /// many distinct hosts or filters a client makes up.
+    Fast,
+}
+
+impl Effort {
+    fn gzip_level(self) -> u32 {
+        match self {
+            Effort::Best => 9,
+            Effort::Fast => 6,
+        }
+    }
+
+    fn brotli_quality(self) -> u32 {
+        match self {
+            Effort::Best => 9,
+            Effort::Fast => 4,
+        }
+    }
+}
+
 impl Rendered {
-    /// Renders `doc`; `ttl` sets `Cache-Control` (shorter for a stale feed).
-    pub fn new(doc: &FeedResponse, last_modified: SystemTime, ttl: Duration) -> Self {
+    /// Renders `doc`; `ttl` sets `Cache-Control` (shorter for a stale feed);
+    /// compression (later, on demand) takes `effort` and a permit of `jobs`.
+    pub fn new(
+        doc: &FeedResponse,
+        last_modified: SystemTime,
+        ttl: Duration,
+        effort: Effort,
+        jobs: Arc<Semaphore>,
+    ) -> Self {
         let body = Bytes::from(serde_json::to_vec(doc).expect("feed serializes"));
         let digest = Sha256::digest(&body);
         let digest: String = digest[..16].iter().map(|b| format!("{b:02x}")).collect();
@@ -166,6 +205,8 @@ impl Rendered {
             digest,
             last_modified,
             stale: doc.stale,
+            effort,
+            jobs,
             gzip: OnceCell::new(),
             br: OnceCell::new(),
         }
@@ -175,38 +216,54 @@ impl Rendered {
     /// blocking thread (brotli of a large feed takes milliseconds), however
     /// many ask at once.
     pub async fn encoded(&self, encoding: Encoding) -> Bytes {
-        let (cell, compress): (_, fn(&[u8]) -> Bytes) = match encoding {
+        let (cell, compress): (_, fn(&[u8], Effort) -> Bytes) = match encoding {
             Encoding::Identity => return self.body.clone(),
             Encoding::Gzip => (&self.gzip, gzip),
             Encoding::Brotli => (&self.br, brotli),
         };
         cell.get_or_init(|| {
-            let body = self.body.clone();
-            async move { blocking(move || compress(&body)).await }
+            let (body, effort) = (self.body.clone(), self.effort);
+            blocking(&self.jobs, move || compress(&body, effort))
         })
         .await
         .clone()
     }
+
+    /// Roughly what the rendered cache holds for this body: the body, its
+    /// compressed forms (far smaller) and the headers.
+    pub fn weight(&self) -> u32 {
+        u32::try_from(self.body.len() + self.body.len() / 4 + 1024).unwrap_or(u32::MAX)
+    }
 }
 
-/// Runs `work` on the blocking pool; a panic there carries on here.
-pub async fn blocking<T: Send + 'static>(work: impl FnOnce() -> T + Send + 'static) -> T {
+/// Runs `work` on the blocking pool once `jobs` has a permit for it (so
+/// CPU-heavy work never queues up more than the cores can do); a panic
+/// there carries on here.
+pub async fn blocking<T: Send + 'static>(
+    jobs: &Semaphore,
+    work: impl FnOnce() -> T + Send + 'static,
+) -> T {
+    let _permit = jobs
+        .acquire()
+        .await
+        .expect("the jobs semaphore is never closed");
     match tokio::task::spawn_blocking(work).await {
         Ok(value) => value,
         Err(e) => std::panic::resume_unwind(e.into_panic()),
     }
 }
 
-fn gzip(body: &[u8]) -> Bytes {
-    let mut enc = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::best());
+fn gzip(body: &[u8], effort: Effort) -> Bytes {
+    let level = flate2::Compression::new(effort.gzip_level());
+    let mut enc = flate2::write::GzEncoder::new(Vec::new(), level);
     enc.write_all(body).expect("writing to a Vec");
     Bytes::from(enc.finish().expect("writing to a Vec"))
 }
 
-fn brotli(body: &[u8]) -> Bytes {
+fn brotli(body: &[u8], effort: Effort) -> Bytes {
     let mut out = Vec::new();
     {
-        let mut w = brotli::CompressorWriter::new(&mut out, 4096, 9, 22);
+        let mut w = brotli::CompressorWriter::new(&mut out, 4096, effort.brotli_quality(), 22);
         w.write_all(body).expect("writing to a Vec");
     }
     Bytes::from(out)

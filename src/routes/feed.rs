@@ -6,7 +6,7 @@ use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 
 use crate::error::{ApiError, Problem};
-use crate::feed::{Filter, Rendered};
+use crate::feed::{Effort, Filter, Rendered};
 use crate::graph::MediaType;
 use crate::http::{self, Encoding};
 use crate::state::AppState;
@@ -32,11 +32,22 @@ pub async fn get_feed(State(state): State<AppState>, req: Request) -> Result<Res
     let (query, headers) = (req.uri().query().unwrap_or(""), req.headers());
     let filter = parse_filter(query, state.config.feed_size)?;
     let base = http::public_base(state.config.public_url.as_deref(), req.uri(), headers)?;
-    let rendered = state.feed.answer(&base, &filter).await?;
-    Ok(respond(&rendered, headers).await)
+    let configured = state.config.public_url.is_some();
+    // The one variant most visitors get is worth the best compression;
+    // any other is cheap to make, so made-up hosts and filters cost little.
+    let effort = if configured && filter == Filter::default() {
+        Effort::Best
+    } else {
+        Effort::Fast
+    };
+    let rendered = state.feed.answer(&base, &filter, effort).await?;
+    Ok(respond(&rendered, headers, !configured).await)
 }
 
-async fn respond(r: &Rendered, req: &HeaderMap) -> Response {
+/// The answer for `r`; `from_request` when its links were built from the
+/// request's `Host` and `X-Forwarded-Proto` (a shared cache must tell them
+/// apart).
+async fn respond(r: &Rendered, req: &HeaderMap, from_request: bool) -> Response {
     let encoding = http::negotiate(req);
     let etag = match encoding {
         Encoding::Identity => &r.etags[0],
@@ -47,7 +58,14 @@ async fn respond(r: &Rendered, req: &HeaderMap) -> Response {
     headers.insert(header::ETAG, etag.clone());
     headers.insert(header::CACHE_CONTROL, r.cache_control.clone());
     headers.insert(header::LAST_MODIFIED, r.last_modified_header.clone());
-    headers.insert(header::VARY, HeaderValue::from_static("Accept-Encoding"));
+    headers.insert(
+        header::VARY,
+        HeaderValue::from_static(if from_request {
+            "Accept-Encoding, Host, X-Forwarded-Proto"
+        } else {
+            "Accept-Encoding"
+        }),
+    );
     if http::etag_matches(req, &r.digest) {
         return (StatusCode::NOT_MODIFIED, headers).into_response();
     }

@@ -51,6 +51,8 @@ async fn feed_has_the_documented_shape() {
     let res = app.get("/feed").await;
     assert_eq!(res.status(), 200);
     assert_eq!(res.headers()["content-type"], "application/json");
+    // Links from IGFEED_PUBLIC_URL do not depend on the request's Host.
+    assert_eq!(res.headers()["vary"], "Accept-Encoding");
     let body: serde_json::Value = res.json().await.unwrap();
     let m = |id: &str| format!("https://feeds.example.com/media/{id}");
     let t = |id: &str| format!("https://feeds.example.com/media/{id}/thumbnail");
@@ -96,8 +98,8 @@ async fn feed_has_the_documented_shape() {
 #[tokio::test]
 async fn media_links_follow_the_request_host_without_public_url() {
     // Each answer's links follow its own request, also when the same query
-    // comes from another host in a row (a thread remembers its last /feed
-    // answer, so the base URL must be part of what has to match).
+    // comes from another host in a row (the rendered-body cache must key on
+    // the base URL), and the answers say so to shared caches.
     let app = spawn_app_with(FakeOptions::default(), five_kinds(), |_| {}).await;
     let (image, newest) = ("17900000000000003", "17900000000000005");
     for (query, host, proto, base, id) in [
@@ -114,15 +116,17 @@ async fn media_links_follow_the_request_host_without_public_url() {
         ("limit=1", "B.Example", "https", "https://b.example", newest),
         ("limit=1", "a.example", "http", "http://a.example", newest),
     ] {
-        let body: serde_json::Value = app
+        let res = app
             .get_with(
                 &format!("/feed?{query}"),
                 &[("host", host), ("x-forwarded-proto", proto)],
             )
-            .await
-            .json()
-            .await
-            .unwrap();
+            .await;
+        assert_eq!(
+            res.headers()["vary"],
+            "Accept-Encoding, Host, X-Forwarded-Proto"
+        );
+        let body: serde_json::Value = res.json().await.unwrap();
         assert_eq!(
             body["data"][0]["media_url"],
             format!("{base}/media/{id}"),
@@ -281,7 +285,11 @@ async fn validators_and_compression() {
 
     let res = app.get_with("/feed", &[("accept-encoding", "gzip")]).await;
     assert_eq!(res.headers()["content-encoding"], "gzip");
-    assert_eq!(res.headers()["vary"], "Accept-Encoding");
+    // The links follow the request's Host (no IGFEED_PUBLIC_URL here).
+    assert_eq!(
+        res.headers()["vary"],
+        "Accept-Encoding, Host, X-Forwarded-Proto"
+    );
     let gz_etag = res.headers()["etag"].to_str().unwrap().to_string();
     assert_ne!(gz_etag, etag, "each encoding has its own strong ETag");
     let zipped = res.bytes().await.unwrap();

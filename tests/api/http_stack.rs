@@ -124,3 +124,22 @@ async fn no_token_in_any_body_header_or_log_line() {
         "a URL with a token in the logs"
     );
 }
+
+#[tokio::test]
+async fn http2_without_public_url_takes_the_host_from_the_authority() {
+    let app = spawn_app().await;
+    let h2 = reqwest::Client::builder()
+        .http2_prior_knowledge()
+        .build()
+        .unwrap();
+    let res = h2.get(format!("{}/feed", app.url)).send().await.unwrap();
+    assert_eq!(res.version(), reqwest::Version::HTTP_2);
+    assert_eq!(res.status(), 200);
+    let body: serde_json::Value = res.json().await.unwrap();
+    let first = body["data"][0]["media_url"].as_str().unwrap();
+    assert!(
+        first.starts_with(&format!("{}/media/", app.url)),
+        "{first} should start with {}",
+        app.url
+    );
+}
