@@ -18,6 +18,7 @@
 //! - [`error`], [`http`]: problem+json errors and HTTP helpers.
 //! - [`fsutil`]: atomic, durable file writes.
 //! - [`metrics`]: Prometheus metrics.
+//! - [`process`]: process limits set at start-up (open files, no core dumps).
 //! - [`middleware`]: the tower-http stack around every route.
 //! - [`server`]: the HTTP server loop (client limits, drain).
 //! - [`telemetry`]: tracing set-up.
@@ -36,6 +37,7 @@ pub mod http;
 pub mod media;
 pub mod metrics;
 pub mod middleware;
+pub mod process;
 pub mod routes;
 pub mod server;
 pub mod state;

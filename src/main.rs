@@ -24,6 +24,8 @@ async fn main() -> ExitCode {
         None => {}
     }
     let _log_writer = igfeed::telemetry::init(cli.config.log_format);
+    // Before the token is read or a connection accepted.
+    igfeed::process::harden();
     let shutdown = shutdown_signal();
     // In demo mode the fake Instagram and the demo's data dir live as long
     // as the service.

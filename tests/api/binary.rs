@@ -91,10 +91,15 @@ fn json_logs_and_graceful_shutdown_on_sigterm() {
     .spawn()
     .unwrap();
     let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
-    let first = lines.next().unwrap().unwrap();
-    let v: serde_json::Value = serde_json::from_str(&first).expect("a JSON log line");
-    assert_eq!(v["message"], "igfeed listening", "{first}");
-    assert!(!first.contains("IGAAnotused"));
+    // Start-up lines (process limits), then the listening line.
+    loop {
+        let line = lines.next().expect("a log line").unwrap();
+        let v: serde_json::Value = serde_json::from_str(&line).expect("a JSON log line");
+        assert!(!line.contains("IGAAnotused"));
+        if v["message"] == "igfeed listening" {
+            break;
+        }
+    }
 
     let status = Command::new("kill")
         .args(["-TERM", &child.id().to_string()])
@@ -161,4 +166,83 @@ async fn healthcheck_subcommand_reports_the_local_service() {
         .port();
     let out = check(format!("127.0.0.1:{port}")).await.unwrap();
     assert_eq!(out.status.code(), Some(1));
+}
+
+/// The real binary, started with a low soft open-files limit, raises it to
+/// the hard limit and marks itself non-dumpable before it listens.
+#[cfg(target_os = "linux")]
+#[test]
+fn start_up_raises_the_open_files_limit_and_forbids_core_dumps() {
+    use std::os::unix::fs::MetadataExt;
+    use std::os::unix::process::CommandExt;
+
+    let dir = tempfile::tempdir().unwrap();
+    let mut cmd = Command::new("sh");
+    // `$0` is the binary: `ulimit` lowers the soft limit, `exec` keeps the pid.
+    cmd.args(["-c", "ulimit -Sn 256 && exec \"$0\"", BIN])
+        .env_clear()
+        .env("IGFEED_LISTEN", "127.0.0.1:0")
+        .env("IGFEED_LOG_FORMAT", "json")
+        .env("IGFEED_DATA_DIR", dir.path())
+        .env("IGFEED_ACCESS_TOKEN", "IGAAnotused")
+        .env("IGFEED_GRAPH_URL", "http://127.0.0.1:9")
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null());
+    // A non-dumpable process's procfs entries belong to root, which shows
+    // only for a process that does not run as root itself: as root, the
+    // binary runs as nobody.
+    let nobody = 65534;
+    if rustix::process::getuid().is_root() {
+        std::os::unix::fs::chown(dir.path(), Some(nobody), Some(nobody)).unwrap();
+        cmd.uid(nobody).gid(nobody);
+    }
+    let mut child = cmd.spawn().unwrap();
+    let pid = child.id();
+    let mut logs = Vec::new();
+    for line in BufReader::new(child.stdout.take().unwrap()).lines() {
+        let line = line.unwrap();
+        let v: serde_json::Value = serde_json::from_str(&line).expect("a JSON log line");
+        logs.push(v.clone());
+        if v["message"] == "igfeed listening" {
+            break;
+        }
+    }
+    let limits = std::fs::read_to_string(format!("/proc/{pid}/limits")).unwrap();
+    let owner = std::fs::metadata(format!("/proc/{pid}/status"))
+        .unwrap()
+        .uid();
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap();
+    child.kill().unwrap();
+    child.wait().unwrap();
+
+    assert!(
+        logs.iter().any(|v| v["message"] == "igfeed listening"),
+        "the binary did not start: {logs:?}"
+    );
+    // "Max open files            20000                20000                files"
+    let open_files: Vec<&str> = limits
+        .lines()
+        .find(|l| l.starts_with("Max open files"))
+        .expect("an open files line")
+        .split_whitespace()
+        .skip(3)
+        .take(2)
+        .collect();
+    let (soft, hard) = (open_files[0], open_files[1]);
+    assert_eq!(soft, hard, "soft limit raised to the hard one: {limits}");
+    let raised = logs
+        .iter()
+        .find(|v| v["soft"].is_string())
+        .expect("a log line with the limits");
+    assert_eq!(raised["level"], "INFO", "{raised}");
+    assert_eq!(raised["soft"], hard, "{raised}");
+    assert_eq!(raised["hard"], hard, "{raised}");
+
+    let uid = status
+        .lines()
+        .find_map(|l| l.strip_prefix("Uid:"))
+        .and_then(|ids| ids.split_whitespace().next())
+        .expect("a Uid line");
+    assert_ne!(uid, "0", "the check needs a process not running as root");
+    assert_eq!(owner, 0, "non-dumpable: /proc/{pid}/status belongs to root");
 }

@@ -11,6 +11,7 @@ mod alerts;
 mod bad_input;
 mod binary;
 mod crash;
+mod data_dir;
 mod demo;
 mod feed;
 mod health;
