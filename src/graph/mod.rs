@@ -128,7 +128,7 @@ impl GraphClient {
         let mut out: Vec<Media> = Vec::with_capacity(count);
         for _ in 0..MAX_PAGES {
             let page: wire::Page = self.get_json("media", url, token).await?;
-            out.extend(page.data.into_iter().map(Media::from));
+            out.extend(page.data.into_iter().filter_map(wire::checked));
             if out.len() >= count {
                 break;
             }
@@ -278,18 +278,64 @@ pub fn decode_media_page(
     token: &Secret,
 ) -> Result<Vec<Media>, GraphError> {
     decode_answer::<wire::Page>(status, body, token)
-        .map(|p| p.data.into_iter().map(Media::from).collect())
+        .map(|p| p.data.into_iter().filter_map(wire::checked).collect())
 }
 
-/// Whether `id` has the form of an Instagram media id (letters, digits,
-/// `_`; at most 64): checked before an id reaches a URL or a lookup.
+/// Whether `id` has the form of an Instagram media id (digits, at most
+/// 64): checked before an id from Instagram goes into a link, and before an
+/// id from a client reaches a URL or a lookup.
 pub fn is_media_id(id: &str) -> bool {
-    !id.is_empty() && id.len() <= 64 && id.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_')
+    !id.is_empty() && id.len() <= 64 && id.bytes().all(|b| b.is_ascii_digit())
+}
+
+/// Whether `url` is a post's page on Instagram, the only kind of permalink
+/// passed on (a feed's links end up in other sites' pages).
+pub fn is_permalink(url: &str) -> bool {
+    url::Url::parse(url).is_ok_and(|u| {
+        u.scheme() == "https"
+            && u.host_str() == Some("www.instagram.com")
+            && u.port().is_none()
+            && u.username().is_empty()
+            && u.password().is_none()
+    })
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn malformed_ids_and_foreign_permalinks_never_reach_a_feed() {
+        let body = br#"{"data": [
+            {"id": "17900000000000001", "media_type": "IMAGE",
+             "permalink": "https://www.instagram.com/p/ABC/"},
+            {"id": "../../admin", "media_type": "IMAGE"},
+            {"id": "17900000000000002", "media_type": "IMAGE",
+             "permalink": "javascript:alert(1)"},
+            {"id": "17900000000000003", "media_type": "CAROUSEL_ALBUM",
+             "permalink": "https://www.instagram.com.evil.example/p/X/",
+             "children": {"data": [{"id": "17900000000000004"}, {"id": "4<script>"}]}}
+        ]}"#;
+        let media = decode_media_page(200, body, &Secret::new("t")).unwrap();
+        let ids: Vec<_> = media.iter().map(|m| m.id.as_str()).collect();
+        assert_eq!(
+            ids,
+            [
+                "17900000000000001",
+                "17900000000000002",
+                "17900000000000003"
+            ]
+        );
+        assert_eq!(
+            media[0].permalink.as_deref(),
+            Some("https://www.instagram.com/p/ABC/")
+        );
+        assert_eq!(media[1].permalink, None);
+        assert_eq!(media[2].permalink, None);
+        let children = media[2].children.as_ref().unwrap();
+        assert_eq!(children.len(), 1);
+        assert_eq!(children[0].id, "17900000000000004");
+    }
 
     #[test]
     fn codes_are_classified_as_instagram_documents() {

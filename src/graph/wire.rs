@@ -114,29 +114,35 @@ fn media_type(name: Option<&str>) -> MediaType {
         .unwrap_or(MediaType::Image)
 }
 
-impl From<WireMedia> for Media {
-    fn from(w: WireMedia) -> Self {
-        Media {
-            id: w.id,
-            media_type: media_type(w.media_type.as_deref()),
-            caption: w.caption,
-            permalink: w.permalink,
-            timestamp: w.timestamp,
-            media_url: w.media_url,
-            thumbnail_url: w.thumbnail_url,
-            children: w.children.map(|c| {
-                c.data
-                    .into_iter()
-                    .map(|c| MediaChild {
-                        id: c.id,
-                        media_type: media_type(c.media_type.as_deref()),
-                        media_url: c.media_url,
-                        thumbnail_url: c.thumbnail_url,
-                    })
-                    .collect()
-            }),
-        }
+/// A post as Instagram sent it, if its id has the documented form (else it
+/// is left out, and so is a carousel child with a malformed id); a
+/// permalink that is not an Instagram post page is dropped.
+pub(super) fn checked(w: WireMedia) -> Option<Media> {
+    if !super::is_media_id(&w.id) {
+        tracing::warn!("Instagram sent a media with a malformed id; it is left out");
+        return None;
     }
+    Some(Media {
+        id: w.id,
+        media_type: media_type(w.media_type.as_deref()),
+        caption: w.caption,
+        permalink: w.permalink.filter(|p| super::is_permalink(p)),
+        timestamp: w.timestamp,
+        media_url: w.media_url,
+        thumbnail_url: w.thumbnail_url,
+        children: w.children.map(|c| {
+            c.data
+                .into_iter()
+                .filter(|c| super::is_media_id(&c.id))
+                .map(|c| MediaChild {
+                    id: c.id,
+                    media_type: media_type(c.media_type.as_deref()),
+                    media_url: c.media_url,
+                    thumbnail_url: c.thumbnail_url,
+                })
+                .collect()
+        }),
+    })
 }
 
 impl MeAnswer {

@@ -17,7 +17,7 @@ const CORP: HeaderName = HeaderName::from_static("cross-origin-resource-policy")
 
 /// A post's or carousel child's image or video.
 #[utoipa::path(get, path = "/media/{id}", tag = "media",
-    params(("id" = String, Path, description = "A media id from /feed (post or carousel child)", pattern = "^[0-9A-Za-z_]{1,64}$")),
+    params(("id" = String, Path, description = "A media id from /feed (post or carousel child)", pattern = "^[0-9]{1,64}$")),
     responses(
         (status = 200, description = "The bytes (an image or a video)",
             content((Vec<u8> = "image/*"), (Vec<u8> = "video/*")),
@@ -47,7 +47,7 @@ pub async fn get_media(
 
 /// A video's thumbnail image.
 #[utoipa::path(get, path = "/media/{id}/thumbnail", tag = "media",
-    params(("id" = String, Path, description = "A video's id from /feed", pattern = "^[0-9A-Za-z_]{1,64}$")),
+    params(("id" = String, Path, description = "A video's id from /feed", pattern = "^[0-9]{1,64}$")),
     responses(
         (status = 200, description = "The thumbnail image", content((Vec<u8> = "image/*")),
             headers(("ETag" = String), ("Cache-Control" = String), ("Cross-Origin-Resource-Policy" = String))),

@@ -14,7 +14,9 @@ pub mod token;
 use std::sync::Arc;
 use std::time::Duration;
 
+use axum::http::{HeaderValue, header};
 use axum::{Extension, Router};
+use tower_http::set_header::SetResponseHeaderLayer;
 use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
 use utoipa::{Modify, OpenApi};
 use utoipa_axum::router::OpenApiRouter;
@@ -88,9 +90,25 @@ pub fn router(state: AppState) -> Router {
     let router = routes
         .layer(Extension(document))
         .with_state(state)
-        .merge(SwaggerUi::new("/docs").config(utoipa_swagger_ui::Config::new(["/openapi.json"])))
+        .merge(docs())
         .fallback(crate::error::not_found);
     middleware::apply(router, stack)
+}
+
+/// The browsable API docs at `/docs`, from this origin only (Swagger UI
+/// styles its elements inline, hence `'unsafe-inline'` for styles alone),
+/// never framed.
+fn docs() -> Router {
+    const POLICY: HeaderValue = HeaderValue::from_static(
+        "default-src 'none'; script-src 'self'; style-src 'self' 'unsafe-inline'; \
+         img-src 'self' data:; connect-src 'self'; base-uri 'none'; form-action 'none'; \
+         frame-ancestors 'none'",
+    );
+    let ui = SwaggerUi::new("/docs").config(utoipa_swagger_ui::Config::new(["/openapi.json"]));
+    Router::from(ui).layer(SetResponseHeaderLayer::overriding(
+        header::CONTENT_SECURITY_POLICY,
+        POLICY,
+    ))
 }
 
 /// The OpenAPI document (for `igfeed openapi`; the committed
@@ -104,9 +122,15 @@ pub fn openapi() -> utoipa::openapi::OpenApi {
 fn table() -> OpenApiRouter<AppState> {
     // Refuses a declared-too-large body before reading it, and caps one
     // without a length.
-    let admin = admin_routes().layer(tower_http::limit::RequestBodyLimitLayer::new(
-        MAX_BODY_BYTES,
-    ));
+    // Admin answers carry the token: never stored by any cache.
+    let admin = admin_routes()
+        .layer(tower_http::limit::RequestBodyLimitLayer::new(
+            MAX_BODY_BYTES,
+        ))
+        .layer(SetResponseHeaderLayer::overriding(
+            header::CACHE_CONTROL,
+            HeaderValue::from_static("no-store"),
+        ));
     public_routes().merge(admin)
 }
 

@@ -143,3 +143,36 @@ async fn http2_without_public_url_takes_the_host_from_the_authority() {
         app.url
     );
 }
+
+#[tokio::test]
+async fn pages_forbid_framing_and_foreign_code_and_admin_answers_are_never_stored() {
+    let app = spawn_app_with(FakeOptions::default(), sample_media(2), |c| {
+        c.demo = true;
+        c.admin_key = Some(igfeed::config::Secret::new(ADMIN_KEY));
+    })
+    .await;
+    for path in ["/docs/", "/demo"] {
+        let res = app.get(path).await;
+        assert_eq!(res.status(), 200, "{path}");
+        let policy = res.headers()["content-security-policy"].to_str().unwrap();
+        assert!(
+            policy.contains("frame-ancestors 'none'"),
+            "{path}: {policy}"
+        );
+        assert!(policy.starts_with("default-src 'none'"), "{path}: {policy}");
+        assert!(
+            !policy.contains("script-src 'unsafe-inline'"),
+            "{path}: {policy}"
+        );
+        assert_eq!(res.headers()["x-content-type-options"], "nosniff");
+    }
+    for (method, key) in [(Method::GET, Some(ADMIN_KEY)), (Method::GET, None)] {
+        let res = app.admin(method, "/admin/token", key, None).await;
+        assert_eq!(res.headers()["cache-control"], "no-store");
+    }
+    let res = app
+        .admin(Method::POST, "/admin/cache/purge", Some(ADMIN_KEY), None)
+        .await;
+    assert_eq!(res.status(), 200);
+    assert_eq!(res.headers()["cache-control"], "no-store");
+}
