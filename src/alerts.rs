@@ -127,16 +127,18 @@ impl Watchdog {
         if matches!(status, TokenStatus::Expiring | TokenStatus::Expired) {
             out.push((Condition::TokenExpiring, "the access token expires within 7 days and has not been refreshed; check the refresh errors or put a new token".to_string()));
         }
-        if let Some(cur) = self.feed.peek().await
-            && cur.stale
+        // The feed's own record of its loads, not the cache entry (which
+        // lives only for the TTL): a quiet site keeps its state between
+        // visits.
+        if let Some(failing_since) = self.feed.outcome().failing_since
+            && let Some(last) = self.feed.last_good()
         {
-            let age = now
-                .duration_since(cur.snapshot.fetched_at)
-                .unwrap_or_default();
+            let age = now.duration_since(last.fetched_at).unwrap_or_default();
             if age >= self.settings.stale_after {
                 out.push((Condition::FeedStale, format!(
-                    "the feed could not be fetched from Instagram for {}; the last good feed is being served",
-                    humantime::format_duration(Duration::from_secs(age.as_secs()))
+                    "the feed could not be fetched from Instagram for {} (failing since {}); the last good feed is being served",
+                    humantime::format_duration(Duration::from_secs(age.as_secs())),
+                    humantime::format_rfc3339_seconds(failing_since)
                 )));
             }
         }

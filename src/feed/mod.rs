@@ -46,6 +46,17 @@ fn lifetime(ttl: Duration, stale: bool) -> Duration {
     if stale { ttl.min(STALE_RETRY) } else { ttl }
 }
 
+/// What the loads of the feed found, kept by the service itself: the cache
+/// entry lives only for the TTL, so it cannot tell a quiet site (nobody
+/// asked) from one that recovered.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct LoadOutcome {
+    /// When the last load ran.
+    pub attempted_at: Option<SystemTime>,
+    /// Since when the loads have failed; `None` once one succeeds.
+    pub failing_since: Option<SystemTime>,
+}
+
 /// Why no feed can be served at all.
 #[derive(Debug, Clone, thiserror::Error)]
 pub enum FeedUnavailable {
@@ -76,6 +87,8 @@ pub struct FeedService {
     last_good: watch::Sender<Option<Arc<Snapshot>>>,
     /// The last [`Current::version`] handed out.
     version: AtomicU64,
+    /// What the last loads found (for the alert watchdog).
+    outcome: std::sync::Mutex<LoadOutcome>,
     metrics: Option<Metrics>,
     hits: Option<Counter>,
 }
@@ -109,6 +122,7 @@ impl FeedService {
             file,
             last_good: watch::channel(last).0,
             version: AtomicU64::new(0),
+            outcome: std::sync::Mutex::new(LoadOutcome::default()),
             metrics: None,
             hits: None,
         }
@@ -129,6 +143,23 @@ impl FeedService {
     /// The cached feed, if any, without fetching.
     pub async fn peek(&self) -> Option<Arc<Current>> {
         self.current.get(&()).await
+    }
+
+    /// What the last loads found; unlike [`Self::peek`], this outlives the
+    /// cache entry.
+    pub fn outcome(&self) -> LoadOutcome {
+        *self.outcome.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// Records a load at `now` that succeeded or failed.
+    fn record_outcome(&self, ok: bool, now: SystemTime) {
+        let mut o = self.outcome.lock().unwrap_or_else(|e| e.into_inner());
+        o.attempted_at = Some(now);
+        o.failing_since = if ok {
+            None
+        } else {
+            Some(o.failing_since.unwrap_or(now))
+        };
     }
 
     /// The configured freshness.
@@ -208,7 +239,9 @@ impl FeedService {
     }
 
     async fn load(&self) -> Result<Arc<Current>, FeedUnavailable> {
-        let reason = match self.fetch().await {
+        let fetched = self.fetch().await;
+        self.record_outcome(fetched.is_ok(), SystemTime::now());
+        let reason = match fetched {
             Ok(snapshot) => {
                 let snapshot = Arc::new(snapshot);
                 self.persist(snapshot.clone()).await;
