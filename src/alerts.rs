@@ -12,7 +12,7 @@ use serde::Serialize;
 use tokio::sync::{mpsc, watch};
 
 use crate::feed::FeedService;
-use crate::token::{TokenManager, TokenStatus, status_of};
+use crate::token::{TokenManager, TokenRecord, TokenStatus, status_of};
 
 /// Thresholds of the watchdog.
 #[derive(Clone, Copy, Debug)]
@@ -75,6 +75,27 @@ fn name(c: Condition) -> String {
         .unwrap_or_default()
 }
 
+/// The `token_expiring` message: how long is left, or that the token has
+/// already expired.
+fn expiring_message(rec: Option<&TokenRecord>, now: SystemTime) -> String {
+    let Some(rec) = rec else {
+        return String::new();
+    };
+    let at = humantime::format_rfc3339_seconds(rec.expires_at);
+    match rec.expires_at.duration_since(now) {
+        Ok(left) => format!(
+            "the access token expires in {} (at {at}) and has not been refreshed; check the refresh errors or put a new token with PUT /admin/token",
+            humantime::format_duration(Duration::from_secs(left.as_secs()))
+        ),
+        Err(_) if rec.expiry_known => format!(
+            "the access token expired at {at}; Instagram no longer accepts it, so put a new one with PUT /admin/token — the site shows the last good feed meanwhile"
+        ),
+        Err(_) => format!(
+            "the access token is past its assumed 60-day lifetime ({at}) and has not been refreshed; it may have expired: check the refresh errors or put a new token with PUT /admin/token"
+        ),
+    }
+}
+
 /// The watchdog: evaluates conditions and queues alerts.
 pub struct Watchdog {
     tokens: Arc<TokenManager>,
@@ -125,7 +146,10 @@ impl Watchdog {
             )));
         }
         if matches!(status, TokenStatus::Expiring | TokenStatus::Expired) {
-            out.push((Condition::TokenExpiring, "the access token expires within 7 days and has not been refreshed; check the refresh errors or put a new token".to_string()));
+            out.push((
+                Condition::TokenExpiring,
+                expiring_message(rec.as_ref(), now),
+            ));
         }
         // The feed's own record of its loads, not the cache entry (which
         // lives only for the TTL): a quiet site keeps its state between

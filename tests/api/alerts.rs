@@ -1,11 +1,12 @@
 //! Webhook alerts: once per condition, a recovery when fixed, retried
 //! delivery, no secrets.
 
-use std::time::Duration;
+use std::time::{Duration, SystemTime};
 
 use igfeed::alerts::AlertSettings;
 use igfeed::app::Tuning;
 use igfeed::config::Secret;
+use igfeed::token::{TokenFile, TokenRecord, fingerprint};
 use igfeed_fake::{FakeOptions, Fault, Route, sample_media};
 use reqwest::Method;
 use serde_json::Value;
@@ -215,6 +216,44 @@ async fn an_expiring_token_alerts() {
             .then_some(())
     })
     .await;
+    let alert = hook.received.lock().unwrap()[0].clone();
+    let message = alert["message"].as_str().unwrap();
+    assert!(
+        message.contains("expires in ") && !message.contains("expired"),
+        "{message}"
+    );
+}
+
+#[tokio::test]
+async fn an_expired_token_alert_says_it_expired() {
+    let (hook, url) = Hook::start(0).await;
+    let app = app_with_hook(&url, FakeOptions::default(), |c| {
+        // The stored descendant of the configured token expired an hour
+        // ago (and is not due for a refresh: issued two hours ago).
+        let seed = c.access_token.clone().unwrap();
+        let now = SystemTime::now();
+        let rec = TokenRecord {
+            issued_at: now - Duration::from_secs(2 * 3600),
+            expires_at: now - Duration::from_secs(3600),
+            expiry_known: true,
+            ..TokenRecord::first_seen(seed.clone(), now, Some(fingerprint(&seed)))
+        };
+        TokenFile::new(&c.data_dir).save(&rec).unwrap();
+    })
+    .await;
+    let status: Value = app.get("/token").await.json().await.unwrap();
+    assert_eq!(status["status"], "expired");
+    eventually(Duration::from_secs(10), "token_expiring alert", || async {
+        hook.events()
+            .contains(&"token_expiring".to_string())
+            .then_some(())
+    })
+    .await;
+    let alert = hook.received.lock().unwrap()[0].clone();
+    assert_eq!(alert["token_status"], "expired");
+    let message = alert["message"].as_str().unwrap();
+    assert!(message.contains("expired at"), "{message}");
+    assert!(!message.contains("expires"), "{message}");
 }
 
 #[tokio::test]
