@@ -1,8 +1,10 @@
 //! Alerts for a person (`IGFEED_ALERT_WEBHOOK`): a watchdog evaluates the
 //! conditions that only a person can fix — refresh failing, token invalid or
-//! expiring, feed stale too long — on every token change and on a tick, and
-//! posts each condition once when it starts and once when it is resolved. A
-//! separate sender task delivers with retries, so nothing else ever waits.
+//! expiring, token not stored, feed stale too long — on every token change
+//! (a failed or recovered write of the token state counts as one) and on a
+//! tick, and posts each condition once when it starts and once when it is
+//! resolved. A separate sender task delivers with retries, so nothing else
+//! ever waits.
 
 use std::collections::HashSet;
 use std::sync::Arc;
@@ -48,14 +50,16 @@ pub enum Condition {
     RefreshFailing,
     TokenInvalid,
     TokenExpiring,
+    PersistFailed,
     FeedStale,
 }
 
 /// The JSON posted to the webhook.
 #[derive(Clone, Debug, Serialize, utoipa::ToSchema)]
 pub struct Alert {
-    /// `refresh_failing`, `token_invalid`, `token_expiring`, `feed_stale`,
-    /// or `recovered` when the condition named in `resolves` is fixed.
+    /// `refresh_failing`, `token_invalid`, `token_expiring`,
+    /// `persist_failed`, `feed_stale`, or `recovered` when the condition
+    /// named in `resolves` is fixed.
     pub event: String,
     /// The condition a `recovered` event resolves.
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -150,6 +154,14 @@ impl Watchdog {
                 Condition::TokenExpiring,
                 expiring_message(rec.as_ref(), now),
             ));
+        }
+        if let Some(failed) = self.tokens.persist_failure() {
+            out.push((Condition::PersistFailed, format!(
+                "the token in use could not be stored in IGFEED_DATA_DIR since {} ({}; attempts: {}); igfeed keeps it in memory and retries the write — free disk space or make the directory writable: a restart before the write succeeds would load the previous token, which Instagram may already have invalidated",
+                humantime::format_rfc3339_seconds(failed.since),
+                failed.error,
+                failed.failures
+            )));
         }
         // The feed's own record of its loads, not the cache entry (which
         // lives only for the TTL): a quiet site keeps its state between
