@@ -1,8 +1,10 @@
 //! Alerts for a person (`IGFEED_ALERT_WEBHOOK`): a watchdog evaluates the
 //! conditions that only a person can fix — refresh failing, token invalid or
-//! expiring, feed stale too long — on every token change and on a tick, and
-//! posts each condition once when it starts and once when it is resolved. A
-//! separate sender task delivers with retries, so nothing else ever waits.
+//! expiring, token not stored, feed stale too long — on every token change
+//! (a failed or recovered write of the token state counts as one) and on a
+//! tick, and posts each condition once when it starts and once when it is
+//! resolved. A separate sender task delivers with retries, so nothing else
+//! ever waits.
 
 use std::collections::HashSet;
 use std::sync::Arc;
@@ -12,7 +14,7 @@ use serde::Serialize;
 use tokio::sync::{mpsc, watch};
 
 use crate::feed::FeedService;
-use crate::token::{TokenManager, TokenStatus, status_of};
+use crate::token::{TokenManager, TokenRecord, TokenStatus, status_of};
 
 /// Thresholds of the watchdog.
 #[derive(Clone, Copy, Debug)]
@@ -48,14 +50,16 @@ pub enum Condition {
     RefreshFailing,
     TokenInvalid,
     TokenExpiring,
+    PersistFailed,
     FeedStale,
 }
 
 /// The JSON posted to the webhook.
 #[derive(Clone, Debug, Serialize, utoipa::ToSchema)]
 pub struct Alert {
-    /// `refresh_failing`, `token_invalid`, `token_expiring`, `feed_stale`,
-    /// or `recovered` when the condition named in `resolves` is fixed.
+    /// `refresh_failing`, `token_invalid`, `token_expiring`,
+    /// `persist_failed`, `feed_stale`, or `recovered` when the condition
+    /// named in `resolves` is fixed.
     pub event: String,
     /// The condition a `recovered` event resolves.
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -73,6 +77,27 @@ fn name(c: Condition) -> String {
         .ok()
         .and_then(|v| v.as_str().map(str::to_string))
         .unwrap_or_default()
+}
+
+/// The `token_expiring` message: how long is left, or that the token has
+/// already expired.
+fn expiring_message(rec: Option<&TokenRecord>, now: SystemTime) -> String {
+    let Some(rec) = rec else {
+        return String::new();
+    };
+    let at = humantime::format_rfc3339_seconds(rec.expires_at);
+    match rec.expires_at.duration_since(now) {
+        Ok(left) => format!(
+            "the access token expires in {} (at {at}) and has not been refreshed; check the refresh errors or put a new token with PUT /admin/token",
+            humantime::format_duration(Duration::from_secs(left.as_secs()))
+        ),
+        Err(_) if rec.expiry_known => format!(
+            "the access token expired at {at}; Instagram no longer accepts it, so put a new one with PUT /admin/token — the site shows the last good feed meanwhile"
+        ),
+        Err(_) => format!(
+            "the access token is past its assumed 60-day lifetime ({at}) and has not been refreshed; it may have expired: check the refresh errors or put a new token with PUT /admin/token"
+        ),
+    }
 }
 
 /// The watchdog: evaluates conditions and queues alerts.
@@ -125,18 +150,31 @@ impl Watchdog {
             )));
         }
         if matches!(status, TokenStatus::Expiring | TokenStatus::Expired) {
-            out.push((Condition::TokenExpiring, "the access token expires within 7 days and has not been refreshed; check the refresh errors or put a new token".to_string()));
+            out.push((
+                Condition::TokenExpiring,
+                expiring_message(rec.as_ref(), now),
+            ));
         }
-        if let Some(cur) = self.feed.peek().await
-            && cur.stale
+        if let Some(failed) = self.tokens.persist_failure() {
+            out.push((Condition::PersistFailed, format!(
+                "the token in use could not be stored in IGFEED_DATA_DIR since {} ({}; attempts: {}); igfeed keeps it in memory and retries the write — free disk space or make the directory writable: a restart before the write succeeds would load the previous token, which Instagram may already have invalidated",
+                humantime::format_rfc3339_seconds(failed.since),
+                failed.error,
+                failed.failures
+            )));
+        }
+        // The feed's own record of its loads, not the cache entry (which
+        // lives only for the TTL): a quiet site keeps its state between
+        // visits.
+        if let Some(failing_since) = self.feed.outcome().failing_since
+            && let Some(last) = self.feed.last_good()
         {
-            let age = now
-                .duration_since(cur.snapshot.fetched_at)
-                .unwrap_or_default();
+            let age = now.duration_since(last.fetched_at).unwrap_or_default();
             if age >= self.settings.stale_after {
                 out.push((Condition::FeedStale, format!(
-                    "the feed could not be fetched from Instagram for {}; the last good feed is being served",
-                    humantime::format_duration(Duration::from_secs(age.as_secs()))
+                    "the feed could not be fetched from Instagram for {} (failing since {}); the last good feed is being served",
+                    humantime::format_duration(Duration::from_secs(age.as_secs())),
+                    humantime::format_rfc3339_seconds(failing_since)
                 )));
             }
         }

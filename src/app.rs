@@ -45,6 +45,9 @@ pub struct Tuning {
     pub alerts: AlertSettings,
     /// First retry delay after a failed token refresh (doubles per failure).
     pub refresh_backoff: Duration,
+    /// First delay before writing the token state again after a failed
+    /// write (doubles per failure, bounded).
+    pub persist_retry: Duration,
     /// Fetch each new feed's media into the cache in the background.
     pub warm_media: bool,
     /// The server's limits on clients.
@@ -56,6 +59,7 @@ impl Default for Tuning {
         Self {
             alerts: AlertSettings::default(),
             refresh_backoff: crate::token::refresher::BACKOFF_BASE,
+            persist_retry: crate::token::persist::RETRY_BASE,
             warm_media: true,
             limits: Limits::default(),
         }
@@ -199,6 +203,14 @@ impl App {
                 stopped.clone(),
             )),
         )];
+        tasks.push((
+            "token store retry",
+            tokio::spawn(crate::token::persist::run(
+                s.tokens.clone(),
+                self.tuning.persist_retry,
+                stopped.clone(),
+            )),
+        ));
         if self.tuning.warm_media {
             tasks.push((
                 "media warm-up",

@@ -102,8 +102,12 @@ pub enum ApiError {
     /// A refresh failed for a reason that may pass.
     #[error("the refresh failed, the current token stays: {0}")]
     RefreshFailed(String),
-    #[error("the token was accepted but could not be stored durably; it is in use until restart")]
-    NotStored,
+    /// A new token (`refreshed` or `accepted`) is in use but could not be
+    /// written to the data dir; igfeed retries the write.
+    #[error(
+        "the token was {0} but could not be stored in IGFEED_DATA_DIR; it is in use from memory and igfeed retries the write — a restart before the write succeeds would load the previous token, which Instagram may already have invalidated"
+    )]
+    PersistFailed(&'static str),
     /// The answer took longer than the request timeout.
     #[error("the response took too long")]
     Timeout,
@@ -121,6 +125,7 @@ mod kinds {
     pub const TOKEN_REJECTED: &str = "urn:igfeed:token-rejected";
     pub const UPSTREAM_UNAVAILABLE: &str = "urn:igfeed:upstream-unavailable";
     pub const REFRESH_FAILED: &str = "urn:igfeed:refresh-failed";
+    pub const PERSIST_FAILED: &str = "urn:igfeed:persist-failed";
 }
 
 impl ApiError {
@@ -144,7 +149,8 @@ impl ApiError {
             E::TokenRejected(_) => (StatusCode::UNPROCESSABLE_ENTITY, kinds::TOKEN_REJECTED),
             E::TokenUnchecked(_) => (StatusCode::BAD_GATEWAY, kinds::UPSTREAM_UNAVAILABLE),
             E::RefreshFailed(_) => (StatusCode::BAD_GATEWAY, kinds::REFRESH_FAILED),
-            E::NotStored | E::Internal => (StatusCode::INTERNAL_SERVER_ERROR, "about:blank"),
+            E::PersistFailed(_) => (StatusCode::INTERNAL_SERVER_ERROR, kinds::PERSIST_FAILED),
+            E::Internal => (StatusCode::INTERNAL_SERVER_ERROR, "about:blank"),
             E::Timeout => (StatusCode::GATEWAY_TIMEOUT, "about:blank"),
         }
     }

@@ -76,6 +76,8 @@ pub struct MetricsInner {
     pub token_status: Family<StatusLabels, Gauge>,
     /// Consecutive failed refreshes.
     pub token_refresh_failures: Gauge,
+    /// 1 while the token in use is not stored (a write failed; retried).
+    pub token_persist_failed: Gauge,
     /// Media lookups by `hit` or `miss`.
     pub media_cache: Family<ResultLabels, Counter>,
     /// Media evicted to stay within the byte budget.
@@ -172,6 +174,12 @@ impl Metrics {
             "Consecutive failed token refreshes (refresh calls are also counted in upstream_requests{call=\"refresh\"})",
             token_refresh_failures.clone(),
         );
+        let token_persist_failed = Gauge::default();
+        registry.register(
+            "token_persist_failed",
+            "1 while the token state in use could not be stored in IGFEED_DATA_DIR (the write is retried)",
+            token_persist_failed.clone(),
+        );
         let media_cache = Family::<ResultLabels, Counter>::default();
         registry.register(
             "media_cache_lookups",
@@ -199,6 +207,7 @@ impl Metrics {
             token_refreshed,
             token_status,
             token_refresh_failures,
+            token_persist_failed,
             requests,
             latency,
             upstream,

@@ -49,6 +49,17 @@ fn lifetime(ttl: Duration, stale: bool) -> Duration {
     if stale { ttl.min(STALE_RETRY) } else { ttl }
 }
 
+/// What the loads of the feed found, kept by the service itself: the cache
+/// entry lives only for the TTL, so it cannot tell a quiet site (nobody
+/// asked) from one that recovered.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct LoadOutcome {
+    /// When the last load ran.
+    pub attempted_at: Option<SystemTime>,
+    /// Since when the loads have failed; `None` once one succeeds.
+    pub failing_since: Option<SystemTime>,
+}
+
 /// Why no feed can be served at all.
 #[derive(Debug, Clone, thiserror::Error)]
 pub enum FeedUnavailable {
@@ -90,6 +101,8 @@ pub struct FeedService {
     failed: backoff::FailureMemo,
     /// Render and compression jobs running at once: at most one per core.
     jobs: Arc<Semaphore>,
+    /// What the last loads found (for the alert watchdog).
+    outcome: std::sync::Mutex<LoadOutcome>,
     metrics: Option<Metrics>,
     hits: Option<Counter>,
 }
@@ -130,6 +143,7 @@ impl FeedService {
             jobs: Arc::new(Semaphore::new(
                 std::thread::available_parallelism().map_or(2, usize::from),
             )),
+            outcome: std::sync::Mutex::new(LoadOutcome::default()),
             metrics: None,
             hits: None,
         }
@@ -150,6 +164,23 @@ impl FeedService {
     /// The cached feed, if any, without fetching.
     pub async fn peek(&self) -> Option<Arc<Current>> {
         self.current.get(&()).await
+    }
+
+    /// What the last loads found; unlike [`Self::peek`], this outlives the
+    /// cache entry.
+    pub fn outcome(&self) -> LoadOutcome {
+        *self.outcome.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// Records a load at `now` that succeeded or failed.
+    fn record_outcome(&self, ok: bool, now: SystemTime) {
+        let mut o = self.outcome.lock().unwrap_or_else(|e| e.into_inner());
+        o.attempted_at = Some(now);
+        o.failing_since = if ok {
+            None
+        } else {
+            Some(o.failing_since.unwrap_or(now))
+        };
     }
 
     /// The configured freshness.
@@ -243,7 +274,9 @@ impl FeedService {
     }
 
     async fn load(&self) -> Result<Arc<Current>, FeedUnavailable> {
-        let Failed { reason, throttled } = match self.fetch().await {
+        let fetched = self.fetch().await;
+        self.record_outcome(fetched.is_ok(), SystemTime::now());
+        let Failed { reason, throttled } = match fetched {
             Ok(snapshot) => {
                 self.failed.clear();
                 let snapshot = Arc::new(snapshot);

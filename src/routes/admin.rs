@@ -101,6 +101,7 @@ impl std::fmt::Debug for PutToken {
         (status = 413, description = "Body too large", body = Problem, content_type = "application/problem+json"),
         (status = 415, description = "Not application/json", body = Problem, content_type = "application/problem+json"),
         (status = 422, description = "Instagram rejected the token; the current one stays", body = Problem, content_type = "application/problem+json"),
+        (status = 500, description = "Accepted and in use, but not stored (`urn:igfeed:persist-failed`); igfeed retries the write", body = Problem, content_type = "application/problem+json"),
         (status = 502, description = "Instagram could not be asked; the current token stays", body = Problem, content_type = "application/problem+json"),
     ))]
 pub async fn put_admin_token(
@@ -130,14 +131,16 @@ pub async fn put_admin_token(
     let seed = state.tokens.record().and_then(|r| r.seed);
     let mut rec = TokenRecord::first_seen(token, SystemTime::now(), seed);
     rec.user = Some(user.clone());
-    state
-        .tokens
-        .store(&held, rec)
-        .await
-        .map_err(|_| ApiError::NotStored)?;
+    // In use even when the write fails (and then retried): the caller
+    // hears that it is not stored yet.
+    let stored = state.tokens.store(&held, rec).await;
     drop(held);
     state.tokens.set_refresh_failures(0);
     state.feed.purge();
+    if stored.is_err() {
+        tracing::error!(user = %user.username, "admin: token replaced in memory but not stored");
+        return Err(ApiError::PersistFailed("accepted"));
+    }
     tracing::info!(user = %user.username, "admin: token replaced");
     Ok(Json(info(&state.tokens)))
 }
@@ -150,6 +153,7 @@ pub async fn put_admin_token(
         (status = 404, description = "No admin key is configured", body = Problem, content_type = "application/problem+json"),
         (status = 409, description = "No usable token to refresh", body = Problem, content_type = "application/problem+json"),
         (status = 422, description = "Instagram rejected the token", body = Problem, content_type = "application/problem+json"),
+        (status = 500, description = "Refreshed and in use, but the new token could not be stored (`urn:igfeed:persist-failed`); igfeed retries the write", body = Problem, content_type = "application/problem+json"),
         (status = 502, description = "The refresh failed; the current token stays", body = Problem, content_type = "application/problem+json"),
     ))]
 pub async fn refresh_admin_token(
@@ -159,6 +163,7 @@ pub async fn refresh_admin_token(
     tracing::info!("admin: refresh requested");
     match refresh_step(&state.tokens, &state.graph, SystemTime::now(), true).await {
         Step::Refreshed(_) | Step::NotDue(_) => Ok(Json(info(&state.tokens))),
+        Step::RefreshedNotStored(_) => Err(ApiError::PersistFailed("refreshed")),
         Step::Missing => Err(ApiError::Conflict(
             "there is no token to refresh; put one first",
         )),

@@ -56,6 +56,8 @@ pub async fn metrics(State(state): State<AppState>) -> Response {
     }
     m.token_refresh_failures
         .set(i64::from(state.tokens.refresh_failures()));
+    m.token_persist_failed
+        .set(i64::from(state.tokens.persist_failure().is_some()));
     m.media_bytes
         .set(i64::try_from(state.media.cached_bytes().await).unwrap_or(i64::MAX));
     let mut res = state.metrics.render().into_response();

@@ -3,6 +3,7 @@
 //!
 //! - [`store`]: the state file (`token.json`), written atomically.
 //! - [`refresher`]: the background task and its one-step function.
+//! - [`persist`]: a write that failed, reported and retried until it succeeds.
 //!
 //! Seeding: at start-up a token from `IGFEED_ACCESS_TOKEN` is compared (by
 //! fingerprint) with the seed the stored lineage started from. The stored
@@ -10,6 +11,7 @@
 //! since); a different env token replaces it; without an env token the
 //! stored one is used.
 
+pub mod persist;
 pub mod refresher;
 pub mod store;
 
@@ -22,6 +24,7 @@ use tokio::sync::{Mutex, MutexGuard, watch};
 
 use crate::config::Secret;
 use crate::graph::{Account, GraphError};
+pub use persist::PersistFailure;
 pub use store::{ASSUMED_LIFETIME, TokenFile, TokenRecord, fingerprint};
 
 /// Under this much life left, a token is `expiring`.
@@ -106,6 +109,8 @@ pub struct TokenManager {
     changed: watch::Sender<u64>,
     /// Consecutive failed refreshes (for alerts and metrics).
     failures: AtomicU32,
+    /// A failed write of the state not yet made good (see [`persist`]).
+    unsaved: std::sync::Mutex<Option<PersistFailure>>,
 }
 
 /// A writer's hold on the token; see [`TokenManager::lock`].
@@ -167,6 +172,7 @@ impl TokenManager {
             write: Mutex::new(()),
             changed: watch::channel(0).0,
             failures: AtomicU32::new(0),
+            unsaved: std::sync::Mutex::new(None),
         }
     }
 
@@ -226,21 +232,10 @@ impl TokenManager {
 
     /// Stores `rec` durably, then makes it current (the caller holds the
     /// writer lock). A failed write still switches in memory — the new token
-    /// may be the only valid one — and returns the error to report.
+    /// may be the only valid one — is kept as [`Self::persist_failure`] and
+    /// retried by [`persist::run`], and returns the error to report.
     pub async fn store(&self, _held: &WriteGuard<'_>, rec: TokenRecord) -> std::io::Result<()> {
-        let persisted = match &self.file {
-            Some(file) => {
-                let file = file.clone();
-                let copy = rec.clone();
-                tokio::task::spawn_blocking(move || file.save(&copy))
-                    .await
-                    .unwrap_or_else(|e| Err(std::io::Error::other(e.to_string())))
-            }
-            None => Ok(()),
-        };
-        if let Err(e) = &persisted {
-            tracing::error!(error = %e, "could not store the token state durably; keeping it in memory");
-        }
+        let persisted = self.persist(&rec).await;
         *self.state.write().unwrap_or_else(|e| e.into_inner()) = Some(rec);
         self.changed.send_modify(|n| *n += 1);
         persisted

@@ -29,6 +29,10 @@ pub enum Step {
     NotDue(SystemTime),
     /// Refreshed; the next refresh is due at this time.
     Refreshed(SystemTime),
+    /// Refreshed and in use, but the new token could not be stored: it is
+    /// kept in memory (the old one may be dead already) and the write is
+    /// retried (see [`super::persist`]). The next refresh is due at this time.
+    RefreshedNotStored(SystemTime),
     /// Failed; `invalid` when Instagram rejected the token for good,
     /// otherwise retry after `retry_in`.
     Failed {
@@ -99,12 +103,21 @@ pub async fn refresh_step_with(
                 ..rec
             };
             let due = tokens.policy().due_at(&next);
-            if let Err(e) = tokens.store(&held, next).await {
-                tracing::error!(error = %e, "refreshed token kept in memory only");
-            }
+            let stored = tokens.store(&held, next).await.is_ok();
             tokens.set_refresh_failures(0);
-            tracing::info!(expires_in_s = lifetime.as_secs(), "access token refreshed");
-            Step::Refreshed(due)
+            tracing::info!(
+                expires_in_s = lifetime.as_secs(),
+                stored,
+                "access token refreshed"
+            );
+            if stored {
+                Step::Refreshed(due)
+            } else {
+                tracing::error!(
+                    "the refreshed token is in use but not stored; a restart before the write succeeds would load the old token"
+                );
+                Step::RefreshedNotStored(due)
+            }
         }
         Err(err) => {
             let failures = tokens.refresh_failures() + 1;
@@ -142,7 +155,7 @@ pub async fn run(
     loop {
         let step = refresh_step_with(&tokens, &graph, SystemTime::now(), false, backoff_base).await;
         let wait = match &step {
-            Step::NotDue(at) | Step::Refreshed(at) => {
+            Step::NotDue(at) | Step::Refreshed(at) | Step::RefreshedNotStored(at) => {
                 at.duration_since(SystemTime::now()).unwrap_or_default()
             }
             Step::Failed {

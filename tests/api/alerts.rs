@@ -1,69 +1,17 @@
 //! Webhook alerts: once per condition, a recovery when fixed, retried
 //! delivery, no secrets.
 
-use std::sync::{Arc, Mutex};
-use std::time::Duration;
+use std::time::{Duration, SystemTime};
 
-use axum::Json;
-use axum::extract::State;
-use axum::http::StatusCode;
 use igfeed::alerts::AlertSettings;
 use igfeed::app::Tuning;
 use igfeed::config::Secret;
+use igfeed::token::{TokenFile, TokenRecord, fingerprint};
 use igfeed_fake::{FakeOptions, Fault, Route, sample_media};
 use reqwest::Method;
 use serde_json::Value;
 
 use crate::helpers::*;
-
-/// A webhook receiver on loopback that fails the first `fail_first` posts.
-#[derive(Clone, Default)]
-struct Hook {
-    received: Arc<Mutex<Vec<Value>>>,
-    attempts: Arc<Mutex<usize>>,
-    fail_first: usize,
-}
-
-impl Hook {
-    async fn start(fail_first: usize) -> (Hook, String) {
-        let hook = Hook {
-            fail_first,
-            ..Hook::default()
-        };
-        let app = axum::Router::new()
-            .route("/hook", axum::routing::post(receive))
-            .with_state(hook.clone());
-        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-        let url = format!("http://{}/hook", listener.local_addr().unwrap());
-        tokio::spawn(async move { axum::serve(listener, app).await });
-        (hook, url)
-    }
-
-    fn events(&self) -> Vec<String> {
-        self.received
-            .lock()
-            .unwrap()
-            .iter()
-            .map(|v| match v["resolves"].as_str() {
-                Some(r) => format!("recovered:{r}"),
-                None => v["event"].as_str().unwrap().to_string(),
-            })
-            .collect()
-    }
-}
-
-async fn receive(State(hook): State<Hook>, Json(v): Json<Value>) -> StatusCode {
-    let attempt = {
-        let mut a = hook.attempts.lock().unwrap();
-        *a += 1;
-        *a
-    };
-    if attempt <= hook.fail_first {
-        return StatusCode::SERVICE_UNAVAILABLE;
-    }
-    hook.received.lock().unwrap().push(v);
-    StatusCode::NO_CONTENT
-}
 
 fn tuning() -> Tuning {
     Tuning {
@@ -214,6 +162,41 @@ async fn a_feed_stale_too_long_alerts_and_recovers() {
     );
 }
 
+/// Nobody visits: the cache entry of the stale feed lives only for the TTL,
+/// but the watchdog must keep seeing the feed fail — one `feed_stale`, no
+/// false `recovered`, no repeats, over many watchdog periods.
+#[tokio::test]
+async fn a_quiet_site_with_a_failing_upstream_alerts_once_and_never_falsely_recovers() {
+    let (hook, url) = Hook::start(0).await;
+    let app = app_with_hook(&url, FakeOptions::default(), |_| {}).await;
+    app.get_feed().await;
+    // The last good feed gets older than `stale_after` (400ms), so the
+    // first failed load is already stale too long.
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    app.fake.fail_always(Route::MediaList, Fault::Status(500));
+    eventually(Duration::from_secs(10), "one failed load", || async {
+        (app.get_feed().await["stale"] == true).then_some(())
+    })
+    .await;
+    // From here on the site is quiet: no request reaches /feed.
+    eventually(Duration::from_secs(10), "feed_stale alert", || async {
+        hook.events()
+            .contains(&"feed_stale".to_string())
+            .then_some(())
+    })
+    .await;
+    let walks = app.fake.calls(Route::MediaList);
+    // 15 watchdog periods (and many cache lifetimes) pass.
+    tokio::time::sleep(Duration::from_millis(1500)).await;
+    assert_eq!(hook.events(), ["feed_stale"]);
+    assert_eq!(app.fake.calls(Route::MediaList), walks, "quiet: no fetch");
+    let alert = hook.received.lock().unwrap()[0].clone();
+    assert!(
+        alert["message"].as_str().unwrap().contains("failing since"),
+        "{alert}"
+    );
+}
+
 #[tokio::test]
 async fn an_expiring_token_alerts() {
     let (hook, url) = Hook::start(0).await;
@@ -233,6 +216,44 @@ async fn an_expiring_token_alerts() {
             .then_some(())
     })
     .await;
+    let alert = hook.received.lock().unwrap()[0].clone();
+    let message = alert["message"].as_str().unwrap();
+    assert!(
+        message.contains("expires in ") && !message.contains("expired"),
+        "{message}"
+    );
+}
+
+#[tokio::test]
+async fn an_expired_token_alert_says_it_expired() {
+    let (hook, url) = Hook::start(0).await;
+    let app = app_with_hook(&url, FakeOptions::default(), |c| {
+        // The stored descendant of the configured token expired an hour
+        // ago (and is not due for a refresh: issued two hours ago).
+        let seed = c.access_token.clone().unwrap();
+        let now = SystemTime::now();
+        let rec = TokenRecord {
+            issued_at: now - Duration::from_secs(2 * 3600),
+            expires_at: now - Duration::from_secs(3600),
+            expiry_known: true,
+            ..TokenRecord::first_seen(seed.clone(), now, Some(fingerprint(&seed)))
+        };
+        TokenFile::new(&c.data_dir).save(&rec).unwrap();
+    })
+    .await;
+    let status: Value = app.get("/token").await.json().await.unwrap();
+    assert_eq!(status["status"], "expired");
+    eventually(Duration::from_secs(10), "token_expiring alert", || async {
+        hook.events()
+            .contains(&"token_expiring".to_string())
+            .then_some(())
+    })
+    .await;
+    let alert = hook.received.lock().unwrap()[0].clone();
+    assert_eq!(alert["token_status"], "expired");
+    let message = alert["message"].as_str().unwrap();
+    assert!(message.contains("expired at"), "{message}");
+    assert!(!message.contains("expires"), "{message}");
 }
 
 #[tokio::test]

@@ -1,4 +1,5 @@
-//! `spawn_app()` and one helper per endpoint; log capture for leak checks.
+//! `spawn_app()` and one helper per endpoint; log capture for leak checks;
+//! a webhook receiver for alerts.
 
 #![allow(dead_code, reason = "each test binary uses a different subset")]
 
@@ -7,9 +8,13 @@ use std::net::SocketAddr;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
+use axum::Json;
+use axum::extract::State;
+use axum::http::StatusCode;
 use igfeed::app::{App, Tuning};
 use igfeed::config::{Config, Secret};
 use igfeed_fake::{FakeInstagram, FakeMedia, FakeOptions, sample_media};
+use serde_json::Value;
 use tokio::sync::oneshot;
 use tokio::task::JoinHandle;
 
@@ -271,4 +276,54 @@ pub async fn assert_problem(res: reqwest::Response, status: u16) -> serde_json::
     assert!(body["title"].is_string() && body["type"].is_string());
     assert!(body["detail"].as_str().is_some_and(|d| !d.is_empty()));
     body
+}
+
+/// A webhook receiver on loopback that fails the first `fail_first` posts.
+#[derive(Clone, Default)]
+pub struct Hook {
+    pub received: Arc<Mutex<Vec<Value>>>,
+    pub attempts: Arc<Mutex<usize>>,
+    fail_first: usize,
+}
+
+impl Hook {
+    pub async fn start(fail_first: usize) -> (Hook, String) {
+        let hook = Hook {
+            fail_first,
+            ..Hook::default()
+        };
+        let app = axum::Router::new()
+            .route("/hook", axum::routing::post(receive))
+            .with_state(hook.clone());
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let url = format!("http://{}/hook", listener.local_addr().unwrap());
+        tokio::spawn(async move { axum::serve(listener, app).await });
+        (hook, url)
+    }
+
+    /// The events received, a recovery as `recovered:<condition>`.
+    pub fn events(&self) -> Vec<String> {
+        self.received
+            .lock()
+            .unwrap()
+            .iter()
+            .map(|v| match v["resolves"].as_str() {
+                Some(r) => format!("recovered:{r}"),
+                None => v["event"].as_str().unwrap().to_string(),
+            })
+            .collect()
+    }
+}
+
+async fn receive(State(hook): State<Hook>, Json(v): Json<Value>) -> StatusCode {
+    let attempt = {
+        let mut a = hook.attempts.lock().unwrap();
+        *a += 1;
+        *a
+    };
+    if attempt <= hook.fail_first {
+        return StatusCode::SERVICE_UNAVAILABLE;
+    }
+    hook.received.lock().unwrap().push(v);
+    StatusCode::NO_CONTENT
 }

@@ -20,6 +20,7 @@ mod http_stack;
 mod media;
 mod media_http;
 mod ops;
+mod persist;
 mod props;
 mod resilience;
 mod slow_clients;

@@ -1,0 +1,183 @@
+//! Keeping `token.json` in step with the token in use. A write can fail
+//! (disk full, read-only data dir); the token in memory may then be the only
+//! one Instagram accepts (a refresh invalidates the old string), so it stays
+//! in use, the failure is kept here for the admin answer, the alert, the
+//! metric and `/readyz`, and [`run`] writes the state again with backoff
+//! until a write succeeds.
+
+use std::io;
+use std::sync::Arc;
+use std::time::{Duration, Instant, SystemTime};
+
+use tokio::sync::watch;
+
+use super::{TokenManager, TokenRecord};
+
+/// First delay before writing the state again after a failed write.
+pub const RETRY_BASE: Duration = Duration::from_secs(2);
+/// The delay doubles per failed write up to `2^MAX_DOUBLINGS` times the
+/// first one (16s with the default 2s): a full disk that gets space again
+/// is noticed within seconds.
+const MAX_DOUBLINGS: u32 = 3;
+
+/// The state in memory could not be written to `token.json`.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct PersistFailure {
+    /// The last write's error (an I/O error: never the token).
+    pub error: String,
+    /// When the first of these failed writes happened.
+    pub since: SystemTime,
+    /// Failed writes in a row.
+    pub failures: u32,
+    /// When the last write was tried.
+    last_try: Instant,
+}
+
+impl PersistFailure {
+    /// When to write again, with first delay `base`.
+    pub fn retry_at(&self, base: Duration) -> Instant {
+        self.last_try + retry_delay(base, self.failures)
+    }
+}
+
+/// The delay after `failures` failed writes in a row (1-based): `base`,
+/// doubling, at most `2^MAX_DOUBLINGS × base`.
+pub fn retry_delay(base: Duration, failures: u32) -> Duration {
+    base.saturating_mul(1 << failures.saturating_sub(1).min(MAX_DOUBLINGS))
+}
+
+impl TokenManager {
+    /// The failed write not yet made good, if any.
+    pub fn persist_failure(&self) -> Option<PersistFailure> {
+        self.unsaved
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .clone()
+    }
+
+    /// Writes `rec` durably (when there is a state file) and records the
+    /// outcome; the caller holds the writer lock.
+    pub(super) async fn persist(&self, rec: &TokenRecord) -> io::Result<()> {
+        let Some(file) = &self.file else {
+            return Ok(());
+        };
+        let (file, copy) = (file.clone(), rec.clone());
+        let result = tokio::task::spawn_blocking(move || file.save(&copy))
+            .await
+            .unwrap_or_else(|e| Err(io::Error::other(e.to_string())));
+        let mut unsaved = self.unsaved.lock().unwrap_or_else(|e| e.into_inner());
+        match &result {
+            Ok(()) => {
+                if let Some(failed) = unsaved.take() {
+                    tracing::info!(
+                        failed_writes = failed.failures,
+                        "the token state is stored again"
+                    );
+                }
+            }
+            Err(e) => {
+                let failures = unsaved.as_ref().map_or(0, |f| f.failures) + 1;
+                let since = unsaved.as_ref().map_or_else(SystemTime::now, |f| f.since);
+                tracing::error!(error = %e, failures, "could not store the token state durably; the token stays in use from memory and the write is retried");
+                *unsaved = Some(PersistFailure {
+                    error: e.to_string(),
+                    since,
+                    failures,
+                    last_try: Instant::now(),
+                });
+            }
+        }
+        result
+    }
+
+    /// After a failed write, writes the current state again; true once it
+    /// is stored. A success is announced like a token change, so the alert
+    /// watchdog sees it at once.
+    pub async fn retry_persist(&self) -> bool {
+        let _held = self.lock().await;
+        let (Some(_), Some(rec)) = (self.persist_failure(), self.record()) else {
+            return true;
+        };
+        let stored = self.persist(&rec).await.is_ok();
+        if stored {
+            self.changed.send_modify(|n| *n += 1);
+        }
+        stored
+    }
+}
+
+/// Writes the state again after each failed write, first after `base`,
+/// then with doubling delays (see [`retry_delay`]), until a write succeeds;
+/// runs until `shutdown` turns true.
+pub async fn run(tokens: Arc<TokenManager>, base: Duration, mut shutdown: watch::Receiver<bool>) {
+    let mut changes = tokens.subscribe();
+    loop {
+        // Marked before reading, so a write failing meanwhile wakes the loop.
+        changes.mark_unchanged();
+        let retry_at = tokens.persist_failure().map(|f| f.retry_at(base));
+        let due = async move {
+            match retry_at {
+                Some(at) => tokio::time::sleep_until(at.into()).await,
+                None => std::future::pending().await,
+            }
+        };
+        let retry = tokio::select! {
+            () = due => true,
+            changed = changes.changed() => if changed.is_err() { return } else { false },
+            _ = shutdown.wait_for(|stop| *stop) => {
+                tracing::info!("token store retry stopped (shutdown)");
+                return;
+            }
+        };
+        if retry {
+            tokens.retry_persist().await;
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::config::Secret;
+    use crate::token::{RefreshPolicy, TokenFile};
+
+    #[test]
+    fn the_retry_delay_doubles_and_is_bounded() {
+        let s = Duration::from_secs;
+        let delays: Vec<_> = (1..=6).map(|n| retry_delay(s(2), n)).collect();
+        assert_eq!(delays, [s(2), s(4), s(8), s(16), s(16), s(16)]);
+    }
+
+    /// The state file's place is taken by a directory, which the atomic
+    /// write cannot replace (root included): the new token stays in use,
+    /// the failure is kept, and a retry after the fault is gone stores it.
+    #[tokio::test]
+    async fn a_failed_write_keeps_the_token_in_use_until_a_retry_stores_it() {
+        let dir = tempfile::tempdir().unwrap();
+        let file = TokenFile::new(dir.path());
+        let seed = Secret::new("IGAAold");
+        let now = SystemTime::now();
+        let tokens =
+            TokenManager::open(file.clone(), Some(&seed), RefreshPolicy::default(), now).unwrap();
+        std::fs::remove_file(file.path()).unwrap();
+        std::fs::create_dir(file.path()).unwrap();
+        let mut rec = tokens.record().unwrap();
+        rec.access_token = Secret::new("IGAAnew");
+        let held = tokens.lock().await;
+        assert!(tokens.store(&held, rec).await.is_err());
+        drop(held);
+        assert_eq!(tokens.usable().unwrap().expose(), "IGAAnew");
+        let failed = tokens.persist_failure().expect("the failure is kept");
+        assert_eq!(failed.failures, 1);
+        assert!(!failed.error.contains("IGAA"));
+        assert!(!tokens.retry_persist().await, "still failing");
+        assert_eq!(tokens.persist_failure().unwrap().failures, 2);
+        std::fs::remove_dir(file.path()).unwrap();
+        assert!(tokens.retry_persist().await);
+        assert_eq!(tokens.persist_failure(), None);
+        assert_eq!(
+            file.load().unwrap().unwrap().access_token.expose(),
+            "IGAAnew"
+        );
+    }
+}
