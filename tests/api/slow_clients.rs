@@ -18,6 +18,7 @@ async fn limited_app(header_read: Duration, max_connections: usize) -> TestApp {
         limits: Limits {
             header_read_timeout: header_read,
             max_connections,
+            idle_timeout: Duration::from_secs(2),
         },
         ..Tuning::default()
     };
@@ -94,6 +95,49 @@ async fn a_connection_that_sends_nothing_is_closed() {
         closed_within(&mut h1, Duration::from_secs(30)).await,
         "idle keep-alive"
     );
+}
+
+#[tokio::test]
+async fn an_http2_connection_without_streams_is_closed() {
+    let app = limited_app(Duration::from_secs(5), 1024).await;
+    let mut s = TcpStream::connect(app.addr).await.unwrap();
+    // The whole preface and an empty SETTINGS frame, then nothing.
+    s.write_all(b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n\0\0\0\x04\0\0\0\0\0")
+        .await
+        .unwrap();
+    // Idle timeout 2s; without it the connection stays open forever.
+    assert!(closed_within(&mut s, Duration::from_secs(30)).await);
+}
+
+#[tokio::test]
+async fn a_client_that_stops_reading_is_closed() {
+    let app = limited_app(Duration::from_secs(5), 1024).await;
+    app.get_feed().await;
+    let s = TcpStream::connect(app.addr).await.unwrap();
+    let (mut read, mut write) = s.into_split();
+    // Far more answers than the socket buffers hold, never read.
+    let requests = b"GET /feed HTTP/1.1\r\nHost: x\r\n\r\n".repeat(20_000);
+    let writer = tokio::spawn(async move {
+        let _ = write.write_all(&requests).await;
+        write
+    });
+    // The server's writes stall; once nothing has moved for the idle
+    // timeout (2s) it closes the connection. Then reading finds the end.
+    tokio::time::sleep(Duration::from_secs(5)).await;
+    let mut sink = Vec::new();
+    let closed = tokio::time::timeout(Duration::from_secs(60), read.read_to_end(&mut sink))
+        .await
+        .is_ok();
+    assert!(
+        closed,
+        "the connection was still open ({} bytes read)",
+        sink.len()
+    );
+    // Cut while stalled, not after answering everything (a kept-alive
+    // connection also ends, by the header read timeout, once all is read).
+    let answers = sink.windows(12).filter(|w| w == b"HTTP/1.1 200").count();
+    assert!(answers < 20_000, "all {answers} answers were written");
+    writer.abort();
 }
 
 #[tokio::test]

@@ -3,9 +3,12 @@
 //!
 //! `axum::serve` would do, but it cannot set hyper's header read timeout
 //! nor a header size cap, and it neither caps connections nor closes one
-//! that never sends a byte: a few hundred idle sockets would then exhaust
-//! the descriptors and stop all service (`tests/api/slow_clients.rs` shows
-//! each limit). Hence this small accept loop on hyper-util's builder.
+//! that never sends a byte or on which nothing moves ([`idle`]): a few
+//! hundred such sockets would exhaust the descriptors and stop all service
+//! (`tests/api/slow_clients.rs` shows each limit). Hence this small accept
+//! loop on hyper-util's builder.
+
+mod idle;
 
 use std::future::Future;
 use std::sync::Arc;
@@ -27,6 +30,10 @@ pub struct Limits {
     pub header_read_timeout: Duration,
     /// Connections served at once; more wait in the listen backlog.
     pub max_connections: usize,
+    /// A connection on which no byte moves either way for this long is
+    /// closed (an unused keep-alive, an HTTP/2 connection without streams,
+    /// a client that stopped reading).
+    pub idle_timeout: Duration,
 }
 
 impl Default for Limits {
@@ -34,12 +41,15 @@ impl Default for Limits {
         Self {
             header_read_timeout: HEADER_READ_TIMEOUT,
             max_connections: MAX_CONNECTIONS,
+            idle_timeout: IDLE_TIMEOUT,
         }
     }
 }
 
 /// See [`Limits::header_read_timeout`].
 pub const HEADER_READ_TIMEOUT: Duration = Duration::from_secs(10);
+/// See [`Limits::idle_timeout`].
+pub const IDLE_TIMEOUT: Duration = Duration::from_secs(60);
 /// See [`Limits::max_connections`].
 pub const MAX_CONNECTIONS: usize = 8192;
 /// The most header bytes one request may send (then 431).
@@ -101,9 +111,16 @@ pub async fn serve(
             // Responses are written whole (head and body in one go), so
             // Nagle's delay would only hold back their last segment.
             let _ = stream.set_nodelay(true);
-            let conn = builder.serve_connection_with_upgrades(TokioIo::new(stream), service);
-            if let Err(e) = watcher.watch(conn.into_owned()).await {
-                tracing::debug!(error = %e, "connection ended with an error");
+            let activity = idle::Activity::new();
+            let io = TokioIo::new(idle::Watched::new(stream, activity.clone()));
+            let conn = builder.serve_connection_with_upgrades(io, service);
+            tokio::select! {
+                served = watcher.watch(conn.into_owned()) => if let Err(e) = served {
+                    tracing::debug!(error = %e, "connection ended with an error");
+                },
+                () = activity.idle_for(limits.idle_timeout) => {
+                    tracing::debug!("closed a connection on which nothing moved");
+                }
             }
         });
     }
