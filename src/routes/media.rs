@@ -6,6 +6,8 @@ use axum::extract::{Path, Request, State};
 use axum::http::{HeaderMap, HeaderName, HeaderValue, StatusCode, header};
 use axum::response::Response;
 
+use sha2::{Digest, Sha256};
+
 use crate::error::{ApiError, Problem};
 use crate::http::{ByteRange, parse_range};
 use crate::media::{Cached, Fetched, MediaError, MediaKey};
@@ -79,9 +81,21 @@ async fn serve(state: &AppState, key: MediaKey, req: &HeaderMap) -> Result<Respo
         return Err(ApiError::NotFound("no such media"));
     }
     let range = req.get(header::RANGE).and_then(|v| v.to_str().ok());
-    match state.media.get(&key, range).await {
+    let fetched = match state.media.get(&key, range).await {
+        // If-Range names another version: the whole object, not a part.
+        Ok(Fetched::Stream(res))
+            if res.status() == reqwest::StatusCode::PARTIAL_CONTENT
+                && req
+                    .get(header::IF_RANGE)
+                    .is_some_and(|v| *v != streamed_etag(&res)) =>
+        {
+            state.media.get(&key, None).await
+        }
+        other => other,
+    };
+    match fetched {
         Ok(Fetched::Cached(c)) => cached(&c, req),
-        Ok(Fetched::Stream(res)) => streamed(res),
+        Ok(Fetched::Stream(res)) => streamed(res, req),
         Err(e) => {
             if !matches!(e, MediaError::NotFound) {
                 tracing::warn!(id = %key.id, error = %e, "media unavailable");
@@ -148,9 +162,30 @@ fn cached(c: &Cached, req: &HeaderMap) -> Result<Response, ApiError> {
     }
 }
 
+/// A strong ETag for an object streamed through, the same on every request
+/// for the same object without reading it: from the CDN asset's path (its
+/// signed query changes, the path does not) and its total length.
+fn streamed_etag(res: &reqwest::Response) -> HeaderValue {
+    let total = res
+        .headers()
+        .get(reqwest::header::CONTENT_RANGE)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.rsplit_once('/'))
+        .and_then(|(_, total)| total.trim().parse::<u64>().ok())
+        .or_else(|| res.content_length());
+    let mut hasher = Sha256::new();
+    hasher.update(res.url().path().as_bytes());
+    hasher.update(total.unwrap_or(0).to_be_bytes());
+    let hex: String = hasher.finalize()[..16]
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect();
+    HeaderValue::from_str(&format!("\"s{hex}\"")).expect("hex in quotes is a header value")
+}
+
 /// A large object streamed through: the CDN's status (200/206/416) and
 /// range headers, this service's caching and embedding headers.
-fn streamed(res: reqwest::Response) -> Result<Response, ApiError> {
+fn streamed(res: reqwest::Response, req: &HeaderMap) -> Result<Response, ApiError> {
     let status = StatusCode::from_u16(res.status().as_u16()).unwrap_or(StatusCode::OK);
     if status == StatusCode::RANGE_NOT_SATISFIABLE {
         let total = res
@@ -163,6 +198,12 @@ fn streamed(res: reqwest::Response) -> Result<Response, ApiError> {
     }
     let mut h = HeaderMap::with_capacity(HEADERS);
     common_headers(&mut h);
+    let etag = streamed_etag(&res);
+    h.insert(header::ETAG, etag.clone());
+    let digest = etag.to_str().unwrap_or_default().trim_matches('"');
+    if crate::http::etag_matches(req, digest) {
+        return Ok(response(StatusCode::NOT_MODIFIED, h, Body::empty()));
+    }
     for name in [
         header::CONTENT_TYPE,
         header::CONTENT_LENGTH,

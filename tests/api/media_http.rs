@@ -71,6 +71,27 @@ async fn objects_over_the_max_are_streamed_with_ranges() {
         format!("bytes 5000-5099/{}", full.len()).as_str()
     );
     assert_eq!(res.bytes().await.unwrap(), full.slice(5000..5100));
+    // A strong ETag, the same for every request of this object, so that
+    // If-None-Match and If-Range work on streamed media too.
+    let etag = app.get(path).await.headers()["etag"]
+        .to_str()
+        .unwrap()
+        .to_string();
+    assert!(etag.starts_with('"') && !etag.starts_with("W/"), "{etag}");
+    let res = app.get_with(path, &[("range", "bytes=0-9")]).await;
+    assert_eq!(res.headers()["etag"], etag.as_str());
+    let res = app.get_with(path, &[("if-none-match", &etag)]).await;
+    assert_eq!(res.status(), 304);
+    assert!(res.bytes().await.unwrap().is_empty());
+    let res = app
+        .get_with(path, &[("range", "bytes=0-9"), ("if-range", &etag)])
+        .await;
+    assert_eq!(res.status(), 206);
+    let res = app
+        .get_with(path, &[("range", "bytes=0-9"), ("if-range", "\"other\"")])
+        .await;
+    assert_eq!(res.status(), 200, "another version: the whole object");
+    assert_eq!(res.bytes().await.unwrap(), full);
     // Not cached: every request streams from the CDN.
     let calls = app.fake.calls(Route::Cdn);
     assert_eq!(app.get(path).await.bytes().await.unwrap(), full);
