@@ -158,14 +158,14 @@ async fn healthcheck_subcommand_reports_the_local_service() {
     // 0.0.0.0 is asked on loopback, as in the container.
     let out = check(format!("0.0.0.0:{}", app.addr.port())).await.unwrap();
     assert_eq!(out.status.code(), Some(0));
-    // Nothing listening: failure.
-    let port = std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port();
-    let out = check(format!("127.0.0.1:{port}")).await.unwrap();
+    // Nothing answering (a bound port nobody serves, held for the whole
+    // check so no other test can take it meanwhile): failure.
+    let silent = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let out = check(silent.local_addr().unwrap().to_string())
+        .await
+        .unwrap();
     assert_eq!(out.status.code(), Some(1));
+    drop(silent);
 }
 
 /// The real binary, started with a low soft open-files limit, raises it to

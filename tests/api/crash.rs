@@ -10,12 +10,22 @@ use igfeed::token::TokenFile;
 use igfeed_fake::{FakeInstagram, FakeOptions, Route, sample_media};
 use rand::Rng;
 
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
+/// The address `child` (started with `IGFEED_LISTEN=127.0.0.1:0` and JSON
+/// logs) says it listens on: asking the OS for a free port and passing it
+/// on would race with other tests binding ports meanwhile.
+fn listening_addr(child: &mut std::process::Child) -> String {
+    use std::io::BufRead;
+    let stdout = child.stdout.take().expect("stdout is piped");
+    for line in std::io::BufReader::new(stdout).lines() {
+        let line = line.expect("the log is text");
+        let Ok(event) = serde_json::from_str::<serde_json::Value>(&line) else {
+            continue;
+        };
+        if let Some(addr) = event["addr"].as_str() {
+            return addr.to_string();
+        }
+    }
+    panic!("igfeed ended without saying where it listens");
 }
 
 fn temp_files(dir: &std::path::Path) -> Vec<String> {
@@ -49,10 +59,9 @@ async fn sigkill_at_random_moments_never_breaks_the_state() {
     let mut rng = rand::rng();
     let started = Instant::now();
     for i in 0..50 {
-        let port = free_port();
         let mut child = Command::new(env!("CARGO_BIN_EXE_igfeed"))
             .env_clear()
-            .env("IGFEED_LISTEN", format!("127.0.0.1:{port}"))
+            .env("IGFEED_LISTEN", "127.0.0.1:0")
             .env("IGFEED_GRAPH_URL", fake.base_url())
             .env("IGFEED_ACCESS_TOKEN", &seed)
             .env("IGFEED_DATA_DIR", dir.path())
@@ -60,12 +69,14 @@ async fn sigkill_at_random_moments_never_breaks_the_state() {
             .env("IGFEED_REFRESH_AFTER", "100ms")
             .env("IGFEED_REFRESH_MIN_AGE", "50ms")
             .env("IGFEED_FEED_TTL", "30ms")
-            .env("RUST_LOG", "warn")
-            .stdout(Stdio::null())
+            .env("RUST_LOG", "warn,igfeed::app=info")
+            .env("IGFEED_LOG_FORMAT", "json")
+            .stdout(Stdio::piped())
             .stderr(Stdio::null())
             .spawn()
             .unwrap();
-        let url = format!("http://127.0.0.1:{port}");
+        let addr = tokio::task::block_in_place(|| listening_addr(&mut child));
+        let url = format!("http://{addr}");
         let up = Instant::now();
         while client.get(format!("{url}/healthz")).send().await.is_err() {
             assert!(
