@@ -14,7 +14,9 @@
 # in each of these cases (worst round); a 1,000-request cold burst = all 200
 # and exactly one upstream walk; RSS idle < 20 MB; RSS after a media sweep
 # 3x the cache budget <= budget + 40 MB; open file descriptors do not grow
-# with the number of cached objects (growth over the sweep <= 16).
+# with the number of cached objects (growth over the sweep <= 16); 1,200
+# /feed requests with made-up Host headers (each a render and a brotli) cost
+# <= 5 ms of igfeed CPU each, grow RSS by <= 40 MB and leave /healthz fast.
 # It is a report, not a test: it ends with "all targets met" or
 # "MISSED: <list>" and exits 0 either way.
 set -euo pipefail
@@ -195,11 +197,45 @@ MISSES_AFTER=$(metric "$SWURL" '^igfeed_media_cache_lookups_total\{result="miss"
 CACHED=$(awk -v b="$(metric "$SWURL" '^igfeed_media_cache_bytes ')" 'BEGIN {printf "%.1f", b/1e6}')
 echo "media sweep: $(wc -l <"$WORK/sweep.urls") URLs twice, $SWEEP_BYTES bytes distinct; RSS $SWEEP_RSS MB; open fds $FD_AFTER ($MEMFD_AFTER memfds)"
 
+# --- 4. made-up hosts: every request a new Host, so every one misses the ---
+# rendered-body cache (a render and a brotli compression each). CPU time of
+# igfeed per request, RSS growth, and /healthz meanwhile.
+cpu_ticks() { awk '{print $14 + $15}' "/proc/$1/stat"; }
+HOSTS=1200
+HOST_RSS_BEFORE=$(rss_mb "$SW")
+HOST_CPU_BEFORE=$(cpu_ticks "$SW")
+python3 - "$P" "$HOSTS" >"$WORK/hosts.out" <<'PY' &
+import http.client, sys
+port, n = int(sys.argv[1]), int(sys.argv[2])
+bad = 0
+for i in range(n):
+    c = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
+    c.request("GET", "/feed", headers={"Host": f"site{i}.example", "Accept-Encoding": "br"})
+    r = c.getresponse(); r.read()
+    bad += r.status != 200
+    c.close()
+print(bad)
+PY
+HOSTS_PID=$!
+HEALTH_WORST=0
+while kill -0 "$HOSTS_PID" 2>/dev/null; do
+  t=$(curl -fs -m 10 -o /dev/null -w '%{time_total}' "$SWURL/healthz" || echo 10)
+  HEALTH_WORST=$(python3 -c "print(max($HEALTH_WORST, $t * 1000))")
+  sleep 0.2
+done
+wait "$HOSTS_PID"
+HOSTS_BAD=$(cat "$WORK/hosts.out")
+HOST_CPU_MS=$(python3 -c "import os; print(($(cpu_ticks "$SW") - $HOST_CPU_BEFORE) * 1000 / os.sysconf('SC_CLK_TCK') / $HOSTS)")
+HOST_RSS_AFTER=$(rss_mb "$SW")
+echo "made-up hosts: $HOSTS requests, $HOSTS_BAD not 200; igfeed CPU $HOST_CPU_MS ms each; RSS $HOST_RSS_BEFORE -> $HOST_RSS_AFTER MB; /healthz worst ${HEALTH_WORST} ms"
+
 RESULTS=$RESULTS CONNS=$CONNS DUR=$DUR ROUNDS=$ROUNDS OK=$OK WALKS=${WALKS:-nan} PAGES=${PAGES:-?} \
   IDLE_RSS=$IDLE_RSS RSS_AFTER_LOAD=$RSS_AFTER_LOAD BUDGET_MB=$BUDGET_MB SWEEP_BYTES=$SWEEP_BYTES \
   SWEEP_RSS=$SWEEP_RSS CACHED=$CACHED FD_BEFORE=$FD_BEFORE FD_AFTER=$FD_AFTER MEMFD_BEFORE=$MEMFD_BEFORE \
   MEMFD_AFTER=$MEMFD_AFTER MISSES_BEFORE=${MISSES_BEFORE:-0} MISSES_AFTER=${MISSES_AFTER:-0} \
-  IG_LOG_LINES=$IG_LOG_LINES NG_LOG_LINES=$NG_LOG_LINES python3 - <<'PY'
+  IG_LOG_LINES=$IG_LOG_LINES NG_LOG_LINES=$NG_LOG_LINES HOSTS=$HOSTS HOSTS_BAD=$HOSTS_BAD \
+  HOST_CPU_MS=$HOST_CPU_MS HOST_RSS_BEFORE=$HOST_RSS_BEFORE HOST_RSS_AFTER=$HOST_RSS_AFTER \
+  HEALTH_WORST=$HEALTH_WORST python3 - <<'PY'
 import collections, os
 e = os.environ
 rows = collections.defaultdict(list)
@@ -245,6 +281,12 @@ fetched = int(float(e["MISSES_AFTER"]) - float(e["MISSES_BEFORE"]))
 v = verdict(after - before <= 16, f"fd growth {after - before}")
 print(f"open fds (sweep instance): {before} before the sweep (after the feed fetch; {e['MEMFD_BEFORE']} memfds) -> {after} after it ({e['MEMFD_AFTER']} memfds); "
       f"growth {after - before} with {fetched} media objects fetched into the cache by the sweep (target <= 16): {v}")
+cpu, grew = float(e["HOST_CPU_MS"]), float(e["HOST_RSS_AFTER"]) - float(e["HOST_RSS_BEFORE"])
+health = float(e["HEALTH_WORST"])
+v = verdict(cpu <= 5 and grew <= 40 and health < 100 and e["HOSTS_BAD"] == "0",
+            f"made-up hosts ({cpu:.2f} ms CPU each, RSS +{grew:.1f} MB, /healthz {health:.0f} ms)")
+print(f"made-up hosts (200-post feed, br): {e['HOSTS']} requests, each a rendered-cache miss: igfeed CPU {cpu:.2f} ms each (target <= 5), "
+      f"RSS +{grew:.1f} MB (target <= 40: the 16 MB variant budget and slack), /healthz worst {health:.0f} ms (target < 100): {v}")
 print()
 print("all targets met" if not missed else "MISSED: " + "; ".join(missed))
 PY

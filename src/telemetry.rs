@@ -3,6 +3,8 @@
 //! hands its INFO line to a background thread instead of waiting on
 //! stdout, so logging at the default level costs the request little.
 
+use std::io::IsTerminal;
+
 use tracing_appender::non_blocking::{NonBlockingBuilder, WorkerGuard};
 use tracing_subscriber::EnvFilter;
 
@@ -20,8 +22,10 @@ pub fn init(format: LogFormat) -> WorkerGuard {
         .lossy(false)
         .finish(std::io::stdout());
     let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info"));
+    // Colours only for a person at a terminal, not in files and collectors.
     let builder = tracing_subscriber::fmt()
         .with_env_filter(filter)
+        .with_ansi(std::io::stdout().is_terminal())
         .with_writer(writer);
     let _ = match format {
         LogFormat::Text => builder.try_init(),

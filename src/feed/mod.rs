@@ -28,7 +28,7 @@ pub const STALE_RETRY: Duration = Duration::from_secs(30);
 /// Bytes of rendered variants (feed version × base URL × filter) kept: a
 /// client that makes up hosts or filters evicts old variants, it does not
 /// grow the process.
-const RENDERED_BUDGET: u64 = 32 * 1024 * 1024;
+const RENDERED_BUDGET: u64 = 16 * 1024 * 1024;
 
 /// The feed as it is served now.
 #[derive(Debug, Clone)]
@@ -384,3 +384,6 @@ impl FeedService {
         }
     }
 }
+
+#[cfg(test)]
+mod tests;

@@ -183,7 +183,7 @@ impl Rendered {
         effort: Effort,
         jobs: Arc<Semaphore>,
     ) -> Self {
-        let body = Bytes::from(serde_json::to_vec(doc).expect("feed serializes"));
+        let body = exact(serde_json::to_vec(doc).expect("feed serializes"));
         let digest = Sha256::digest(&body);
         let digest: String = digest[..16].iter().map(|b| format!("{b:02x}")).collect();
         let header = |s: String| HeaderValue::from_str(&s).expect("ASCII header value");
@@ -257,7 +257,7 @@ fn gzip(body: &[u8], effort: Effort) -> Bytes {
     let level = flate2::Compression::new(effort.gzip_level());
     let mut enc = flate2::write::GzEncoder::new(Vec::new(), level);
     enc.write_all(body).expect("writing to a Vec");
-    Bytes::from(enc.finish().expect("writing to a Vec"))
+    exact(enc.finish().expect("writing to a Vec"))
 }
 
 fn brotli(body: &[u8], effort: Effort) -> Bytes {
@@ -266,5 +266,12 @@ fn brotli(body: &[u8], effort: Effort) -> Bytes {
         let mut w = brotli::CompressorWriter::new(&mut out, 4096, effort.brotli_quality(), 22);
         w.write_all(body).expect("writing to a Vec");
     }
-    Bytes::from(out)
+    exact(out)
+}
+
+/// `bytes` without the spare capacity a growing `Vec` keeps (up to half of
+/// it): cached bodies live long, and the cache weighs their length.
+fn exact(mut bytes: Vec<u8>) -> Bytes {
+    bytes.shrink_to_fit();
+    Bytes::from(bytes)
 }

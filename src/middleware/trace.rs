@@ -70,9 +70,9 @@ impl<B> OnResponse<B> for Record {
             .get::<RouteLabel>()
             .map_or((UNMATCHED, "-"), |l| (l.route.as_str(), l.method.as_str()));
         let status = res.status().as_u16();
+        // Method, route and request id are the span's fields, printed with
+        // the line: not repeated here.
         tracing::info!(
-            method,
-            route,
             status,
             latency_ms = latency.as_secs_f64() * 1000.0,
             "request served"
