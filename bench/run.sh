@@ -49,7 +49,8 @@ rss_mb() { awk '/VmRSS/ {printf "%.1f", $2/1024}' "/proc/$1/status"; }
 fd_count() { { find "/proc/$1/fd" -mindepth 1 -maxdepth 1 2>/dev/null || true; } | wc -l; }
 memfd_count() { { find "/proc/$1/fd" -mindepth 1 -maxdepth 1 -lname '/memfd:*' 2>/dev/null || true; } | wc -l; }
 metric() {  # metric URL REGEX: the value of the first sample line matching REGEX
-  curl -fs -m 10 "$1/metrics" | awk -v re="$2" '$0 ~ re {print $NF; exit}'
+  # awk reads to the end: exiting early would fail curl (and pipefail).
+  curl -fs -m 10 "$1/metrics" | awk -v re="$2" '$0 ~ re && !found {print $NF; found = 1}'
 }
 
 # A fake Instagram with 200 posts of ~150 KB images (videos 4x).
