@@ -264,3 +264,34 @@ pub fn problem_for_plain_errors(res: Response) -> Response {
     }
     new
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn plain_errors_become_problems_keeping_every_header_value() {
+        let res = Response::builder()
+            .status(StatusCode::METHOD_NOT_ALLOWED)
+            .header(header::ALLOW, "GET")
+            .header(header::ALLOW, "HEAD")
+            .header(header::VARY, "origin")
+            .body(axum::body::Body::from("Method Not Allowed"))
+            .unwrap();
+        let res = problem_for_plain_errors(res);
+        assert_eq!(res.headers()[header::CONTENT_TYPE], PROBLEM_JSON);
+        let allow: Vec<_> = res.headers().get_all(header::ALLOW).iter().collect();
+        assert_eq!(allow, ["GET", "HEAD"]);
+        assert_eq!(res.headers()[header::VARY], "origin");
+    }
+
+    #[test]
+    fn problem_types_and_statuses_come_from_one_place() {
+        let p = ApiError::Media(MediaError::Timeout).problem();
+        assert_eq!((p.status, p.kind.as_str()), (504, "urn:igfeed:cdn-timeout"));
+        let p = ApiError::Media(MediaError::Upstream { status: 500 }).problem();
+        assert_eq!((p.status, p.kind.as_str()), (502, "urn:igfeed:cdn-failed"));
+        let p = ApiError::Media(MediaError::NotFound).problem();
+        assert_eq!((p.status, p.kind.as_str()), (404, "about:blank"));
+    }
+}
