@@ -63,8 +63,10 @@ async fn bounded_by_upstream_timeout(fault: Fault) {
     let waited = started.elapsed();
     assert_eq!(body["stale"], true, "{fault:?}");
     assert_eq!(body["data"], good["data"]);
+    // The fault lasts 30s or forever; with a 1s upstream timeout the answer
+    // comes in about 1s. 10s only guards against a missing bound.
     assert!(
-        waited < Duration::from_millis(2500),
+        waited < Duration::from_secs(10),
         "{fault:?}: waited {waited:?} with a 1s upstream timeout"
     );
     // Recovery when the upstream does.
@@ -82,7 +84,7 @@ async fn a_hanging_upstream_never_blocks_beyond_the_timeout() {
 
 #[tokio::test]
 async fn a_trickling_upstream_never_blocks_beyond_the_timeout() {
-    bounded_by_upstream_timeout(Fault::Slow(Duration::from_secs(5))).await;
+    bounded_by_upstream_timeout(Fault::Slow(Duration::from_secs(30))).await;
 }
 
 async fn assert_stale_fallback(fault: Fault) {
