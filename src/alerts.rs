@@ -166,7 +166,7 @@ impl Watchdog {
         // The feed's own record of its loads, not the cache entry (which
         // lives only for the TTL): a quiet site keeps its state between
         // visits.
-        if let Some(failing_since) = self.feed.outcome().failing_since
+        if let Some(failing_since) = self.feed.failing_since()
             && let Some(last) = self.feed.last_good()
         {
             let age = now.duration_since(last.fetched_at).unwrap_or_default();

@@ -2,7 +2,7 @@
 //! (concurrent requests share one upstream walk), kept on disk as the last
 //! good copy, and served stale from it when Instagram fails.
 
-mod backoff;
+mod loads;
 pub mod render;
 pub mod store;
 
@@ -49,17 +49,6 @@ fn lifetime(ttl: Duration, stale: bool) -> Duration {
     if stale { ttl.min(STALE_RETRY) } else { ttl }
 }
 
-/// What the loads of the feed found, kept by the service itself: the cache
-/// entry lives only for the TTL, so it cannot tell a quiet site (nobody
-/// asked) from one that recovered.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
-pub struct LoadOutcome {
-    /// When the last load ran.
-    pub attempted_at: Option<SystemTime>,
-    /// Since when the loads have failed; `None` once one succeeds.
-    pub failing_since: Option<SystemTime>,
-}
-
 /// Why no feed can be served at all.
 #[derive(Debug, Clone, thiserror::Error)]
 pub enum FeedUnavailable {
@@ -97,12 +86,11 @@ pub struct FeedService {
     last_good: watch::Sender<Option<Arc<Snapshot>>>,
     /// The last [`Current::version`] handed out.
     version: AtomicU64,
-    /// A failed first load, not retried before its pause ends.
-    failed: backoff::FailureMemo,
+    /// What the loads found: since when they fail, and the pause after a
+    /// failed first load.
+    loads: loads::Loads,
     /// Render and compression jobs running at once: at most one per core.
     jobs: Arc<Semaphore>,
-    /// What the last loads found (for the alert watchdog).
-    outcome: std::sync::Mutex<LoadOutcome>,
     metrics: Option<Metrics>,
     hits: Option<Counter>,
 }
@@ -139,11 +127,10 @@ impl FeedService {
             file,
             last_good: watch::channel(last).0,
             version: AtomicU64::new(0),
-            failed: backoff::FailureMemo::default(),
+            loads: loads::Loads::default(),
             jobs: Arc::new(Semaphore::new(
                 std::thread::available_parallelism().map_or(2, usize::from),
             )),
-            outcome: std::sync::Mutex::new(LoadOutcome::default()),
             metrics: None,
             hits: None,
         }
@@ -166,21 +153,10 @@ impl FeedService {
         self.current.get(&()).await
     }
 
-    /// What the last loads found; unlike [`Self::peek`], this outlives the
-    /// cache entry.
-    pub fn outcome(&self) -> LoadOutcome {
-        *self.outcome.lock().unwrap_or_else(|e| e.into_inner())
-    }
-
-    /// Records a load at `now` that succeeded or failed.
-    fn record_outcome(&self, ok: bool, now: SystemTime) {
-        let mut o = self.outcome.lock().unwrap_or_else(|e| e.into_inner());
-        o.attempted_at = Some(now);
-        o.failing_since = if ok {
-            None
-        } else {
-            Some(o.failing_since.unwrap_or(now))
-        };
+    /// Since when the loads of the feed have failed, if the last one did;
+    /// unlike [`Self::peek`], this outlives the cache entry.
+    pub fn failing_since(&self) -> Option<SystemTime> {
+        self.loads.failing_since()
     }
 
     /// The configured freshness.
@@ -209,7 +185,7 @@ impl FeedService {
         }
         // Concurrent callers share one load (below); later ones within the
         // pause after a failed first load get its answer without a call.
-        if let Some(error) = self.failed.active() {
+        if let Some(error) = self.loads.paused() {
             return Err(error);
         }
         let entry = self
@@ -265,7 +241,7 @@ impl FeedService {
         self.current.invalidate_all();
         self.rendered.invalidate_all();
         self.bump();
-        self.failed.clear();
+        self.loads.end_pause();
     }
 
     /// A new [`Current::version`].
@@ -274,11 +250,9 @@ impl FeedService {
     }
 
     async fn load(&self) -> Result<Arc<Current>, FeedUnavailable> {
-        let fetched = self.fetch().await;
-        self.record_outcome(fetched.is_ok(), SystemTime::now());
-        let Failed { reason, throttled } = match fetched {
+        let Failed { reason, throttled } = match self.fetch().await {
             Ok(snapshot) => {
-                self.failed.clear();
+                self.loads.succeeded();
                 let snapshot = Arc::new(snapshot);
                 self.persist(snapshot.clone()).await;
                 self.last_good.send_replace(Some(snapshot.clone()));
@@ -294,6 +268,7 @@ impl FeedService {
         match self.last_good.borrow().clone() {
             Some(snapshot) => {
                 tracing::warn!(%reason, "feed fetch failed; serving the last good feed as stale");
+                self.loads.failed(None, throttled);
                 Ok(Arc::new(Current {
                     snapshot,
                     stale: true,
@@ -304,7 +279,7 @@ impl FeedService {
             None => {
                 tracing::warn!(%reason, "feed fetch failed and there is no last good feed");
                 let error = FeedUnavailable::NeverFetched(reason);
-                self.failed.record(error.clone(), throttled);
+                self.loads.failed(Some(error.clone()), throttled);
                 Err(error)
             }
         }
