@@ -11,11 +11,11 @@ pub mod media;
 pub mod ops;
 pub mod token;
 
-use std::sync::Arc;
 use std::time::Duration;
 
 use axum::http::{HeaderValue, header};
 use axum::{Extension, Router};
+use bytes::Bytes;
 use tower_http::set_header::SetResponseHeaderLayer;
 use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
 use utoipa::{Modify, OpenApi};
@@ -74,14 +74,34 @@ pub fn request_timeout(upstream: Duration) -> Duration {
     (upstream * 3).max(Duration::from_secs(30))
 }
 
-/// The OpenAPI document of this service, as served at `/openapi.json`.
-pub type ApiDocument = Arc<serde_json::Value>;
+/// The OpenAPI document of this service as served at `/openapi.json`:
+/// made once, at start-up (cheap to clone).
+#[derive(Clone, Debug)]
+pub struct ApiDocument(pub Bytes);
+
+impl ApiDocument {
+    /// `api` as this server describes itself: `limit` goes up to its
+    /// `IGFEED_FEED_SIZE` (the committed document shows the default, 25).
+    fn new(api: utoipa::openapi::OpenApi, feed_size: usize) -> Self {
+        let mut doc = serde_json::to_value(api).expect("the OpenAPI document serializes");
+        if let Some(params) = doc
+            .pointer_mut("/paths/~1feed/get/parameters")
+            .and_then(|p| p.as_array_mut())
+        {
+            for p in params.iter_mut().filter(|p| p["name"] == "limit") {
+                p["schema"]["maximum"] = feed_size.into();
+            }
+        }
+        Self(Bytes::from(
+            serde_json::to_vec(&doc).expect("the OpenAPI document serializes"),
+        ))
+    }
+}
 
 /// The whole service: every route, `/docs`, the fallback, the HTTP stack.
 pub fn router(state: AppState) -> Router {
     let (routes, api) = table().split_for_parts();
-    let document: ApiDocument =
-        Arc::new(serde_json::to_value(api).expect("the OpenAPI document serializes"));
+    let document = ApiDocument::new(api, state.config.feed_size);
     let stack = StackSettings {
         metrics: state.metrics.clone(),
         cors: state.config.cors_origins.clone(),
