@@ -150,10 +150,14 @@ impl MediaService {
     /// The index of the last good feed, fetching the feed once if none was
     /// loaded yet (shared with `/feed`).
     async fn current_index(&self) -> Option<Arc<MediaIndex>> {
-        if self.feed.last_good().is_none() {
-            let _ = self.feed.current().await;
-        }
-        Some(self.indexed(&self.feed.last_good()?))
+        let snapshot = match self.feed.last_good() {
+            Some(snapshot) => snapshot,
+            None => {
+                let _ = self.feed.current().await;
+                self.feed.last_good()?
+            }
+        };
+        Some(self.indexed(&snapshot))
     }
 
     /// The index of `snapshot`; a new feed brings new CDN URLs, so the ones

@@ -20,16 +20,19 @@ const UNMATCHED: &str = "unmatched";
 /// response).
 #[derive(Clone, Debug)]
 pub struct RouteLabel {
-    route: String,
+    /// Shares the router's string: no copy per request.
+    route: Option<MatchedPath>,
     method: Method,
+}
+
+/// The route template of `req` (set by the router), if it has one.
+fn route(req: &Request) -> Option<&MatchedPath> {
+    req.extensions().get::<MatchedPath>()
 }
 
 /// The request's span.
 pub fn span(req: &Request) -> Span {
-    let route = req
-        .extensions()
-        .get::<MatchedPath>()
-        .map_or(UNMATCHED, MatchedPath::as_str);
+    let route = route(req).map_or(UNMATCHED, MatchedPath::as_str);
     let request_id = req
         .headers()
         .get(X_REQUEST_ID)
@@ -42,11 +45,7 @@ pub fn span(req: &Request) -> Span {
 /// response's extensions.
 pub fn label(req: &Request) -> RouteLabel {
     RouteLabel {
-        route: req
-            .extensions()
-            .get::<MatchedPath>()
-            .map_or(UNMATCHED, MatchedPath::as_str)
-            .to_string(),
+        route: route(req).cloned(),
         method: req.method().clone(),
     }
 }
@@ -68,7 +67,10 @@ impl<B> OnResponse<B> for Record {
         let (route, method) = res
             .extensions()
             .get::<RouteLabel>()
-            .map_or((UNMATCHED, "-"), |l| (l.route.as_str(), l.method.as_str()));
+            .map_or((UNMATCHED, "-"), |l| {
+                let route = l.route.as_ref().map_or(UNMATCHED, MatchedPath::as_str);
+                (route, l.method.as_str())
+            });
         let status = res.status().as_u16();
         // Method, route and request id are the span's fields, printed with
         // the line: not repeated here.
