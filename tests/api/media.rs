@@ -151,6 +151,28 @@ async fn hosts_outside_the_allow_list_are_refused() {
 }
 
 #[tokio::test]
+async fn only_raster_images_and_videos_are_passed_on() {
+    let app = media_app(FakeOptions::default(), |_| {}).await;
+    app.get_feed().await;
+    for content_type in ["image/svg+xml", "text/html; charset=utf-8"] {
+        app.fake.fail(Route::Cdn, Fault::Typed(content_type), 1);
+        let body = assert_problem(app.get("/media/17900000000000001").await, 502).await;
+        assert!(
+            body["detail"]
+                .as_str()
+                .unwrap()
+                .contains("not an image or video"),
+            "{content_type}: {body}"
+        );
+    }
+    // Nothing of it was cached: the next request fetches the real picture.
+    let res = app.get("/media/17900000000000001").await;
+    assert_eq!(res.status(), 200);
+    assert_eq!(res.headers()["content-type"], "image/jpeg");
+    assert_eq!(res.headers()["x-content-type-options"], "nosniff");
+}
+
+#[tokio::test]
 async fn concurrent_cold_requests_share_one_cdn_fetch() {
     let app = media_app(FakeOptions::default(), |_| {}).await;
     app.get_feed().await;

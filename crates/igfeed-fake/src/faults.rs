@@ -37,6 +37,9 @@ pub enum Fault {
     Slow(Duration),
     /// 200 with a JSON body of about this many bytes.
     Huge(usize),
+    /// 200 with this content type and a small body (a CDN handing out what
+    /// is not a picture, e.g. `image/svg+xml`).
+    Typed(&'static str),
 }
 
 impl Inner {
@@ -92,6 +95,12 @@ pub(crate) async fn apply_fault(fault: Fault) -> Response {
             )
                 .into_response()
         }
+        Fault::Typed(content_type) => (
+            StatusCode::OK,
+            [(header::CONTENT_TYPE, content_type)],
+            r#"<svg xmlns="http://www.w3.org/2000/svg"><script>alert(1)</script></svg>"#,
+        )
+            .into_response(),
         Fault::Huge(n) => {
             let filler = "x".repeat(n);
             json_like(format!(r#"{{"data":[],"filler":"{filler}"}}"#))
