@@ -84,12 +84,8 @@ async fn token_invalid_alerts_once_and_recovers_after_put() {
     let fresh = app.fake.issue_token();
     let res = app.put_token(&fresh).await;
     assert_eq!(res.status(), 200);
-    eventually(Duration::from_secs(10), "recovery", || async {
-        hook.events()
-            .contains(&"recovered:token_invalid".to_string())
-            .then_some(())
-    })
-    .await;
+    hook.wait_for("recovered:token_invalid", Duration::from_secs(10))
+        .await;
     let all = hook.received.lock().unwrap().clone();
     let text = serde_json::to_string(&all).unwrap();
     assert!(!text.contains(&app.token) && !text.contains(&fresh) && !text.contains(ADMIN_KEY));
@@ -108,12 +104,8 @@ async fn failing_refreshes_alert_past_the_threshold_and_recover() {
     })
     .await;
     app.fake.fail(Route::Refresh, Fault::Status(500), 3);
-    eventually(Duration::from_secs(15), "refresh_failing alert", || async {
-        hook.events()
-            .contains(&"refresh_failing".to_string())
-            .then_some(())
-    })
-    .await;
+    hook.wait_for("refresh_failing", Duration::from_secs(15))
+        .await;
     eventually(
         Duration::from_secs(15),
         "recovery after a good refresh",
@@ -179,12 +171,7 @@ async fn a_quiet_site_with_a_failing_upstream_alerts_once_and_never_falsely_reco
     })
     .await;
     // From here on the site is quiet: no request reaches /feed.
-    eventually(Duration::from_secs(10), "feed_stale alert", || async {
-        hook.events()
-            .contains(&"feed_stale".to_string())
-            .then_some(())
-    })
-    .await;
+    hook.wait_for("feed_stale", Duration::from_secs(10)).await;
     let walks = app.fake.calls(Route::MediaList);
     // 15 watchdog periods (and many cache lifetimes) pass.
     tokio::time::sleep(Duration::from_millis(1500)).await;
@@ -210,12 +197,8 @@ async fn an_expiring_token_alerts() {
         .admin(Method::POST, "/admin/token/refresh", Some(ADMIN_KEY), None)
         .await;
     assert_eq!(res.json::<Value>().await.unwrap()["status"], "expiring");
-    eventually(Duration::from_secs(10), "token_expiring alert", || async {
-        hook.events()
-            .contains(&"token_expiring".to_string())
-            .then_some(())
-    })
-    .await;
+    hook.wait_for("token_expiring", Duration::from_secs(10))
+        .await;
     let alert = hook.received.lock().unwrap()[0].clone();
     let message = alert["message"].as_str().unwrap();
     assert!(
@@ -243,12 +226,8 @@ async fn an_expired_token_alert_says_it_expired() {
     .await;
     let status: Value = app.get("/token").await.json().await.unwrap();
     assert_eq!(status["status"], "expired");
-    eventually(Duration::from_secs(10), "token_expiring alert", || async {
-        hook.events()
-            .contains(&"token_expiring".to_string())
-            .then_some(())
-    })
-    .await;
+    hook.wait_for("token_expiring", Duration::from_secs(10))
+        .await;
     let alert = hook.received.lock().unwrap()[0].clone();
     assert_eq!(alert["token_status"], "expired");
     let message = alert["message"].as_str().unwrap();

@@ -313,6 +313,15 @@ impl Hook {
             })
             .collect()
     }
+
+    /// Waits (up to `deadline`) for an `event` (`recovered:<condition>`
+    /// for a recovery) to arrive.
+    pub async fn wait_for(&self, event: &str, deadline: Duration) {
+        eventually(deadline, &format!("a {event} alert"), || async {
+            self.events().iter().any(|e| e == event).then_some(())
+        })
+        .await;
+    }
 }
 
 async fn receive(State(hook): State<Hook>, Json(v): Json<Value>) -> StatusCode {

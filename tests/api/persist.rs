@@ -26,6 +26,22 @@ fn tuning() -> Tuning {
     }
 }
 
+/// An app with the admin key whose alerts go to `hook_url`.
+async fn app_with_hook(hook_url: &str, tweak: impl FnOnce(&mut igfeed::config::Config)) -> TestApp {
+    let hook_url = hook_url.to_string();
+    spawn_app_tuned(
+        FakeOptions::default(),
+        sample_media(3),
+        move |c| {
+            c.admin_key = Some(Secret::new(ADMIN_KEY));
+            c.alert_webhook = Some(hook_url.parse().unwrap());
+            tweak(c);
+        },
+        tuning(),
+    )
+    .await
+}
+
 fn token_json(app: &TestApp) -> PathBuf {
     app.data_dir.path().join("token.json")
 }
@@ -72,16 +88,7 @@ async fn readiness(app: &TestApp) -> Value {
 async fn a_refreshed_token_that_cannot_be_stored_stays_in_use_and_is_stored_later() {
     let (logs, _guard) = capture_logs();
     let (hook, url) = Hook::start(0).await;
-    let app = spawn_app_tuned(
-        FakeOptions::default(),
-        sample_media(3),
-        |c| {
-            c.admin_key = Some(Secret::new(ADMIN_KEY));
-            c.alert_webhook = Some(url.parse().unwrap());
-        },
-        tuning(),
-    )
-    .await;
+    let app = app_with_hook(&url, |_| {}).await;
     app.get_feed().await;
     assert_eq!(
         metric(&app, "igfeed_token_persist_failed ").await,
@@ -144,12 +151,8 @@ async fn a_refreshed_token_that_cannot_be_stored_stays_in_use_and_is_stored_late
         (stored_token(&app).as_deref() == Some(new.as_str())).then_some(())
     })
     .await;
-    eventually(Duration::from_secs(10), "recovered alert", || async {
-        hook.events()
-            .contains(&"recovered:persist_failed".to_string())
-            .then_some(())
-    })
-    .await;
+    hook.wait_for("recovered:persist_failed", Duration::from_secs(10))
+        .await;
     assert_eq!(
         metric(&app, "igfeed_token_persist_failed ").await,
         "igfeed_token_persist_failed 0"
@@ -209,17 +212,10 @@ async fn a_put_token_that_cannot_be_stored_is_in_use_and_stored_later() {
 #[tokio::test]
 async fn the_background_refresher_reports_a_token_it_cannot_store() {
     let (hook, url) = Hook::start(0).await;
-    let app = spawn_app_tuned(
-        FakeOptions::default(),
-        sample_media(3),
-        |c| {
-            c.admin_key = Some(Secret::new(ADMIN_KEY));
-            c.alert_webhook = Some(url.parse().unwrap());
-            c.refresh_after = Duration::from_secs(1);
-            c.refresh_min_age = Duration::from_millis(500);
-        },
-        tuning(),
-    )
+    let app = app_with_hook(&url, |c| {
+        c.refresh_after = Duration::from_secs(1);
+        c.refresh_min_age = Duration::from_millis(500);
+    })
     .await;
     break_the_store(&app);
     // The refresher rotates the token; it cannot be stored.
@@ -228,12 +224,8 @@ async fn the_background_refresher_reports_a_token_it_cannot_store() {
     })
     .await;
     assert!(app.fake.calls(Route::Refresh) >= 1);
-    eventually(Duration::from_secs(10), "persist_failed alert", || async {
-        hook.events()
-            .contains(&"persist_failed".to_string())
-            .then_some(())
-    })
-    .await;
+    hook.wait_for("persist_failed", Duration::from_secs(10))
+        .await;
     assert!(token_json(&app).is_dir());
     heal_the_store(&app);
     // Stored: what is on disk is what is in use (refreshes go on meanwhile).
@@ -246,10 +238,6 @@ async fn the_background_refresher_reports_a_token_it_cannot_store() {
         },
     )
     .await;
-    eventually(Duration::from_secs(10), "recovered alert", || async {
-        hook.events()
-            .contains(&"recovered:persist_failed".to_string())
-            .then_some(())
-    })
-    .await;
+    hook.wait_for("recovered:persist_failed", Duration::from_secs(10))
+        .await;
 }
