@@ -19,6 +19,24 @@ async fn errors_are_problem_json_everywhere() {
 }
 
 #[tokio::test]
+async fn every_answer_says_nosniff() {
+    let app = spawn_app().await;
+    let answers = [
+        app.get("/feed").await,
+        app.get("/nope").await,
+        app.request(Method::POST, "/feed", &[]).await,
+        app.get("/metrics").await,
+        app.get("/openapi.json").await,
+        app.get("/media/1").await,
+        app.get("/feed?limit=abc").await,
+    ];
+    for res in answers {
+        let what = format!("{} {}", res.url().path(), res.status());
+        assert_eq!(res.headers()["x-content-type-options"], "nosniff", "{what}");
+    }
+}
+
+#[tokio::test]
 async fn cors_follows_configuration() {
     let app = spawn_app().await;
     let res = app
