@@ -130,6 +130,10 @@ pub struct Config {
     #[arg(long, env = "IGFEED_UPSTREAM_TIMEOUT", default_value = "10s", value_parser = parse_duration)]
     pub upstream_timeout: Duration,
 
+    /// Most upstream calls (Graph API and CDN together, every account) in flight at once (1 to 256).
+    #[arg(long, env = "IGFEED_UPSTREAM_CONCURRENCY", default_value = "16", value_parser = parse_concurrency)]
+    pub upstream_concurrency: usize,
+
     /// Log format.
     #[arg(long, env = "IGFEED_LOG_FORMAT", default_value = "text", value_enum)]
     pub log_format: LogFormat,

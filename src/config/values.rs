@@ -149,6 +149,13 @@ pub(super) fn parse_feed_size(s: &str) -> Result<usize, String> {
     }
 }
 
+pub(super) fn parse_concurrency(s: &str) -> Result<usize, String> {
+    match s.trim().parse::<usize>() {
+        Ok(n) if (1..=256).contains(&n) => Ok(n),
+        _ => Err(format!("'{s}' is not a whole number from 1 to 256")),
+    }
+}
+
 pub(super) fn parse_hosts(s: &str) -> Result<HostList, String> {
     let hosts: Vec<String> = s
         .split(',')
