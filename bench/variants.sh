@@ -79,6 +79,7 @@ for r in $(seq 1 "$ROUNDS"); do
     ms_since "$t0" >>"$WORK/vips.ms"
   done
   out=$("$BENCH" "$SRC" "$ITER" --width 320 --format webp)
+  echo "$out" >"$WORK/last.out"
   field median_ms <<<"$out" >>"$WORK/igfeed.ms"
   field first_ms <<<"$out" >>"$WORK/igfeed_first.ms"
   # In one process: ten pictures minus one, over nine.
@@ -108,6 +109,8 @@ printf '  (vipsthumbnail: median of %d runs, each a process; igfeed: median of %
 printf '  vipsthumbnail in one process, start-up amortised over 10 pictures: %.1f ms/picture; igfeed ratio %.2fx\n' "$VIPS_IN" "$RATIO_IN"
 printf '  igfeed first make() in a fresh process: %.1f ms; output %s, %d bytes (vipsthumbnail: %d bytes)\n' \
   "$IG_FIRST" "$IG_DIMS" "$(field bytes <<<"$out")" "$VIPS_BYTES"
+
+printf '  igfeed probe() (size and average colour, a full decode): %.1f ms\n' "$(field probe_ms <"$WORK/last.out")"
 
 # Every width and format, for the record (fewer iterations).
 for fmt in webp jpeg; do

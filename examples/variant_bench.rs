@@ -6,7 +6,8 @@
 //!
 //! Prints one line of `key=value` pairs: the first call's time (a fresh
 //! process, as a first request is), the median and minimum of ITER calls in
-//! milliseconds, and the output's size and bytes. `--out` writes the output.
+//! milliseconds, the median of ITER `probe` calls, and the output's size
+//! and bytes. `--out` writes the output.
 
 use std::error::Error;
 use std::time::Instant;
@@ -51,11 +52,21 @@ fn main() -> Result<(), Box<dyn Error>> {
     let median = times.get(times.len() / 2).copied().unwrap_or(first_ms);
     let min = times.first().copied().unwrap_or(first_ms);
 
+    // probe(): what the feed shows (size, average colour).
+    let mut probes = Vec::with_capacity(iterations);
+    for _ in 0..iterations {
+        let start = Instant::now();
+        std::hint::black_box(variant::probe(&src)?);
+        probes.push(start.elapsed().as_secs_f64() * 1e3);
+    }
+    probes.sort_by(f64::total_cmp);
+    let probe = probes.get(probes.len() / 2).copied().unwrap_or(f64::NAN);
+
     if let Some(path) = out {
         std::fs::write(path, &first.bytes)?;
     }
     println!(
-        "first_ms={first_ms:.2} median_ms={median:.2} min_ms={min:.2} iterations={iterations} width={} height={} bytes={} src_bytes={}",
+        "first_ms={first_ms:.2} median_ms={median:.2} min_ms={min:.2} probe_ms={probe:.2} iterations={iterations} width={} height={} bytes={} src_bytes={}",
         first.width,
         first.height,
         first.bytes.len(),

@@ -926,6 +926,36 @@ mod tests {
     }
 
     #[test]
+    fn progressive_and_grey_jpegs_work() {
+        let pixels = picture(400, 300);
+        let expected = probe(&jpeg(400, 300, &pixels)).unwrap();
+        let mut progressive = Vec::new();
+        let mut encoder = jpeg_encoder::Encoder::new(&mut progressive, 80);
+        encoder.set_progressive(true);
+        encoder
+            .encode(&pixels, 400, 300, jpeg_encoder::ColorType::Rgb)
+            .unwrap();
+        let info = probe(&progressive).unwrap();
+        assert!(
+            close(info.dominant_color, expected.dominant_color, 2),
+            "{} vs {}",
+            info.hex(),
+            expected.hex()
+        );
+        let v = make(&progressive, Width::W320, Format::Webp).unwrap();
+        assert_eq!(webp_vp8(&v.bytes), (320, 240));
+
+        let mut grey = Vec::new();
+        jpeg_encoder::Encoder::new(&mut grey, 90)
+            .encode(&[0x55; 64 * 32], 64, 32, jpeg_encoder::ColorType::Luma)
+            .unwrap();
+        let info = probe(&grey).unwrap();
+        assert!(close(info.dominant_color, [0x55; 3], 1), "{}", info.hex());
+        let v = make(&grey, Width::W320, Format::Jpeg).unwrap();
+        assert_eq!(jpeg_sof(&v.bytes), (64, 32));
+    }
+
+    #[test]
     fn the_dominant_colour_of_a_solid_picture() {
         let src = jpeg(120, 90, &solid(120, 90, [0x33, 0x66, 0x99]));
         let info = probe(&src).unwrap();
