@@ -82,9 +82,10 @@ async fn demo_mode(config: Config) -> Result<(Config, Option<()>), ExitCode> {
 }
 
 /// `igfeed fake-upstream`: the fake Instagram alone, for benchmarks and
-/// contract tests. Loopback only; prints one JSON line with its URL and a
+/// contract tests. Loopback only; prints one JSON line with its URL, a
 /// valid token per account (`token` is the first account's, `tokens` all of
-/// them), then serves until SIGINT/SIGTERM. The accounts after the first
+/// them) and the Instagram app its OAuth endpoints accept (`app_id`,
+/// `app_secret`), then serves until SIGINT/SIGTERM. The accounts after the first
 /// are `fakeuser2`, `fakeuser3`… with the first one's posts (and bytes,
 /// shared) under ids of their own.
 #[cfg(feature = "demo")]
@@ -126,10 +127,13 @@ async fn fake_upstream(
         let id = fake.add_account(&format!("fakeuser{}", n + 1), &user_id, theirs);
         tokens.push(fake.issue_token_for(id));
     }
+    let app = FakeOptions::default();
     let line = serde_json::json!({
         "graph_url": fake.base_url(),
         "token": tokens[0],
         "tokens": tokens,
+        "app_id": app.app_id,
+        "app_secret": app.app_secret,
     });
     println!("{line}");
     shutdown.await;

@@ -19,6 +19,9 @@ pub(crate) struct FakeToken {
     pub(crate) lifetime: Duration,
     /// The account the token was issued for; a refresh keeps it.
     pub(crate) account: usize,
+    /// A short-lived token of Instagram Login (an hour; exchanged for a
+    /// long-lived one, never refreshed).
+    pub(crate) short_lived: bool,
 }
 
 impl Inner {
@@ -38,6 +41,23 @@ impl Inner {
                 issued,
                 lifetime,
                 account,
+                short_lived: false,
+            },
+        );
+        token
+    }
+
+    /// A short-lived token of `account` (the code exchange's).
+    pub(crate) fn new_short_token(&mut self, account: usize, issued: SystemTime) -> String {
+        self.next_token += 1;
+        let token = format!("IGQfake{}x{:016x}", self.next_token, rand::random::<u64>());
+        self.tokens.insert(
+            token.clone(),
+            FakeToken {
+                issued,
+                lifetime: crate::oauth::SHORT_LIFETIME,
+                account,
+                short_lived: true,
             },
         );
         token
@@ -211,6 +231,9 @@ pub(crate) fn refresh(shared: &Shared, query: &HashMap<String, String>) -> Respo
     }
     let token = token_of(query).to_string();
     let (issued, account) = match inner.check_token(&token) {
+        Ok(t) if t.short_lived => {
+            return graph_error(400, 100, "Short-lived tokens cannot be refreshed");
+        }
         Ok(t) => (t.issued, t.account),
         Err(r) => return *r,
     };
@@ -239,6 +262,7 @@ pub(crate) fn refresh(shared: &Shared, query: &HashMap<String, String>) -> Respo
                 issued: SystemTime::now(),
                 lifetime,
                 account,
+                short_lived: false,
             },
         );
         token

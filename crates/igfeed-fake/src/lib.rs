@@ -36,6 +36,17 @@
 //!   `Cross-Origin-Resource-Policy: same-origin`, so browsers cannot embed
 //!   its media directly.
 //!
+//! - Instagram Login (OAuth, `src/oauth.rs`): `GET /oauth/authorize` is a
+//!   page with Allow and Deny buttons that send the browser back to the
+//!   app's `redirect_uri` with a code (plus Instagram's `#_`) or
+//!   `error=access_denied`; `POST /oauth/access_token` exchanges the code
+//!   (single use) for a short-lived token of
+//!   [`FakeOptions::oauth_account`], flat or in a `data` list
+//!   ([`FakeOptions::oauth_data_shape`]), after checking
+//!   [`FakeOptions::app_id`], [`FakeOptions::app_secret`] and the redirect
+//!   URI; `GET /access_token?grant_type=ig_exchange_token` exchanges that
+//!   for a long-lived token with its `expires_in`.
+//!
 //! Every Graph and CDN request waits [`FakeOptions::latency`] (zero by
 //! default) before it is answered, so that a benchmark's calls overlap as
 //! over a real network, and is counted in flight from the moment it is
@@ -48,7 +59,7 @@
 //! `igfeed --demo` and `igfeed fake-upstream` run the real service against
 //! it, the demo with the sample account of [`demo`]. Scripts that only
 //! have its URL read `GET /_fake/stats`
-//! (`{"in_flight":n,"peak_in_flight":n,"calls":{"me":n,"media_list":n,"media_urls":n,"refresh":n,"cdn":n}}`)
+//! (`{"in_flight":n,"peak_in_flight":n,"calls":{"me":n,"media_list":n,"media_urls":n,"refresh":n,"cdn":n,"oauth_authorize":n,"oauth_token":n,"token_exchange":n}}`)
 //! and restart the peak with `POST /_fake/reset_peak`; those two are
 //! neither counted as calls nor in flight.
 //!
@@ -71,6 +82,7 @@ mod faults;
 mod fields;
 mod graph;
 mod media;
+mod oauth;
 mod photo;
 mod range;
 mod routes;
@@ -128,6 +140,15 @@ pub struct FakeOptions {
     /// How long every Graph and CDN request waits before it is answered
     /// (zero: at once), as a network's round trip would.
     pub latency: Duration,
+    /// The Instagram app's id that Instagram Login accepts (`client_id`).
+    pub app_id: String,
+    /// The app's secret (`client_secret`).
+    pub app_secret: String,
+    /// The account an authorization on the fake's authorize page grants.
+    pub oauth_account: FakeAccountId,
+    /// The code exchange answers `{"data":[{…}]}` instead of the flat
+    /// `{"access_token","user_id"}` (Instagram has answered both).
+    pub oauth_data_shape: bool,
 }
 
 impl Default for FakeOptions {
@@ -142,6 +163,10 @@ impl Default for FakeOptions {
             rotation_grace: Duration::ZERO,
             url_lifetime: Duration::from_secs(3 * 24 * 3600),
             latency: Duration::ZERO,
+            app_id: "990602627938098".into(),
+            app_secret: "fake-app-secret-0123456789abcdef".into(),
+            oauth_account: FakeAccountId::MAIN,
+            oauth_data_shape: false,
         }
     }
 }
@@ -179,6 +204,7 @@ impl FakeInstagram {
             opts,
             accounts: Vec::new(),
             tokens: HashMap::new(),
+            codes: HashMap::new(),
             next_token: 0,
             faults: HashMap::new(),
             always: HashMap::new(),

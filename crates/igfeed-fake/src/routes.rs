@@ -13,7 +13,7 @@ use axum::response::{IntoResponse, Response};
 use serde_json::{Value, json};
 
 use crate::state::Shared;
-use crate::{Fault, cdn, faults, graph};
+use crate::{Fault, cdn, faults, graph, oauth};
 
 /// The parts of the fake whose calls are counted and can be made to fail.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
@@ -28,6 +28,12 @@ pub enum Route {
     Refresh,
     /// `GET /cdn/...`
     Cdn,
+    /// `GET` and `POST /oauth/authorize` (the consent page, the decision)
+    OAuthAuthorize,
+    /// `POST /oauth/access_token` (code for a short-lived token)
+    OAuthToken,
+    /// `GET /access_token` (short-lived for a long-lived token)
+    TokenExchange,
 }
 
 /// What the fake saw of the last call to a route (never the token).
@@ -43,12 +49,15 @@ pub struct Seen {
 }
 
 impl Route {
-    const ALL: [Route; 5] = [
+    const ALL: [Route; 8] = [
         Route::Me,
         Route::MediaList,
         Route::MediaUrls,
         Route::Refresh,
         Route::Cdn,
+        Route::OAuthAuthorize,
+        Route::OAuthToken,
+        Route::TokenExchange,
     ];
 
     /// The route's key in `/_fake/stats`.
@@ -59,16 +68,26 @@ impl Route {
             Route::MediaUrls => "media_urls",
             Route::Refresh => "refresh",
             Route::Cdn => "cdn",
+            Route::OAuthAuthorize => "oauth_authorize",
+            Route::OAuthToken => "oauth_token",
+            Route::TokenExchange => "token_exchange",
         }
     }
 }
 
+/// The most a form body (`/oauth/...`) may be.
+const MAX_FORM_BYTES: usize = 64 * 1024;
+
 pub(crate) async fn dispatch(State(shared): State<Arc<Shared>>, req: Request) -> Response {
-    let path = req.uri().path().to_string();
+    let (parts, body) = req.into_parts();
+    let path = parts.uri.path().to_string();
     let segs: Vec<&str> = path.trim_matches('/').split('/').collect();
     let route = match segs.as_slice() {
-        ["_fake", what] => return control(&shared, req.method(), what),
+        ["_fake", what] => return control(&shared, &parts.method, what),
         ["refresh_access_token"] => Route::Refresh,
+        ["access_token"] => Route::TokenExchange,
+        ["oauth", "authorize"] => Route::OAuthAuthorize,
+        ["oauth", "access_token"] => Route::OAuthToken,
         ["cdn", _] => Route::Cdn,
         [v, "me"] if v.starts_with('v') => Route::Me,
         [v, "me", "media"] if v.starts_with('v') => Route::MediaList,
@@ -78,7 +97,7 @@ pub(crate) async fn dispatch(State(shared): State<Arc<Shared>>, req: Request) ->
     // Held until the answer is made, faults and latency included.
     let _in_flight = shared.enter();
     let query: HashMap<String, String> =
-        url::form_urlencoded::parse(req.uri().query().unwrap_or("").as_bytes())
+        url::form_urlencoded::parse(parts.uri.query().unwrap_or("").as_bytes())
             .into_owned()
             .collect();
     let (fault, latency) = {
@@ -95,8 +114,8 @@ pub(crate) async fn dispatch(State(shared): State<Arc<Shared>>, req: Request) ->
             path: path.clone(),
             fields: query.get("fields").cloned(),
             limit: query.get("limit").cloned(),
-            user_agent: req
-                .headers()
+            user_agent: parts
+                .headers
                 .get(header::USER_AGENT)
                 .and_then(|v| v.to_str().ok())
                 .map(str::to_string),
@@ -110,8 +129,24 @@ pub(crate) async fn dispatch(State(shared): State<Arc<Shared>>, req: Request) ->
     if let Some(fault) = fault.filter(|f| !matches!(f, Fault::Pass)) {
         return faults::apply_fault(fault).await;
     }
+    let post = parts.method == Method::POST;
+    let form = || async {
+        let bytes = axum::body::to_bytes(body, MAX_FORM_BYTES)
+            .await
+            .unwrap_or_default();
+        url::form_urlencoded::parse(&bytes)
+            .into_owned()
+            .collect::<HashMap<String, String>>()
+    };
     match route {
-        Route::Cdn => cdn::cdn(&shared, segs[1], &query, req.headers()),
+        Route::OAuthAuthorize if post => oauth::authorize_decide(&shared, &form().await),
+        Route::OAuthAuthorize => oauth::authorize_page(&shared, &query),
+        Route::OAuthToken if post => oauth::access_token(&shared, &form().await),
+        Route::OAuthToken => {
+            (StatusCode::METHOD_NOT_ALLOWED, [(header::ALLOW, "POST")]).into_response()
+        }
+        Route::TokenExchange => oauth::exchange(&shared, &query),
+        Route::Cdn => cdn::cdn(&shared, segs[1], &query, &parts.headers),
         Route::Refresh => graph::refresh(&shared, &query),
         Route::Me => graph::me(&shared, &query),
         Route::MediaList => graph::media_list(&shared, segs[0], &query),

@@ -11,6 +11,7 @@ use std::sync::{Mutex, MutexGuard};
 use bytes::Bytes;
 
 use crate::graph::FakeToken;
+use crate::oauth::FakeCode;
 use crate::{FakeAccountId, FakeMedia, FakeOptions, Fault, Route, Seen};
 
 /// One account of the fake.
@@ -35,6 +36,9 @@ pub(crate) struct Inner {
     /// [`FakeAccountId`] stays valid for the fake's life.
     pub(crate) accounts: Vec<Account>,
     pub(crate) tokens: HashMap<String, FakeToken>,
+    /// Authorization codes the authorize page handed out (used ones stay,
+    /// to be refused as used).
+    pub(crate) codes: HashMap<String, FakeCode>,
     pub(crate) next_token: u64,
     pub(crate) faults: HashMap<Route, VecDeque<Fault>>,
     pub(crate) always: HashMap<Route, Fault>,
@@ -150,6 +154,7 @@ impl Inner {
     pub(crate) fn account_of_call(&self, route: Route, key: &str) -> Option<usize> {
         match route {
             Route::Cdn => self.assets.get(key).map(|a| a.account),
+            Route::OAuthAuthorize | Route::OAuthToken => None,
             _ => self.tokens.get(key).map(|t| t.account),
         }
     }
