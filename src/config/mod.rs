@@ -159,6 +159,23 @@ pub struct Config {
     #[arg(long, env = "IGFEED_WEBHOOK_SECRET", hide_env_values = true, value_parser = parse_secret)]
     pub webhook_secret: Option<Secret>,
 
+    /// The Instagram app's id (Meta App Dashboard: Instagram > API setup
+    /// with Instagram login), for Connect with Instagram in the admin page.
+    #[arg(long, env = "IGFEED_IG_APP_ID", value_parser = parse_app_id)]
+    pub ig_app_id: Option<String>,
+
+    /// The Instagram app's secret, for Connect with Instagram.
+    #[arg(long, env = "IGFEED_IG_APP_SECRET", hide_env_values = true, value_parser = parse_secret)]
+    pub ig_app_secret: Option<Secret>,
+
+    /// Where people are sent to authorize the app (Instagram's login page).
+    #[arg(long, env = "IGFEED_OAUTH_URL", default_value = "https://www.instagram.com", value_parser = parse_url)]
+    pub oauth_url: url::Url,
+
+    /// Where an authorization code is exchanged for a token.
+    #[arg(long, env = "IGFEED_OAUTH_API_URL", default_value = "https://api.instagram.com", value_parser = parse_url)]
+    pub oauth_api_url: url::Url,
+
     /// Start with an embedded sample account (no network, no token; needs a
     /// build with the `demo` feature, the default).
     #[arg(long, env = "IGFEED_DEMO")]

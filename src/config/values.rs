@@ -148,6 +148,18 @@ pub(super) fn parse_secret(s: &str) -> Result<Secret, String> {
     Ok(Secret::new(t))
 }
 
+/// An app id is what the App Dashboard shows: digits (checked loosely,
+/// Instagram tells the rest).
+pub(super) fn parse_app_id(s: &str) -> Result<String, String> {
+    let t = s.trim();
+    if t.is_empty() || t.len() > 64 || !t.chars().all(|c| c.is_ascii_alphanumeric()) {
+        return Err(format!(
+            "'{s}' is not an app id; use the Instagram app id from the Meta App Dashboard (digits)"
+        ));
+    }
+    Ok(t.to_string())
+}
+
 pub(super) fn parse_feed_size(s: &str) -> Result<usize, String> {
     match s.trim().parse::<usize>() {
         Ok(n) if (1..=MAX_FEED_SIZE).contains(&n) => Ok(n),

@@ -5,6 +5,7 @@
 //! error message or a log line.
 
 mod error;
+pub mod login;
 mod types;
 mod wire;
 

@@ -170,3 +170,37 @@ impl From<WireUrls> for MediaUrls {
         }
     }
 }
+
+/// The code exchange (`POST /oauth/access_token` on api.instagram.com)
+/// answers a flat object, or the same inside `{"data":[…]}`.
+#[derive(Deserialize)]
+#[serde(untagged)]
+pub(super) enum CodeAnswer {
+    Wrapped { data: Vec<WireShortToken> },
+    Flat(WireShortToken),
+}
+
+#[derive(Deserialize)]
+pub(super) struct WireShortToken {
+    pub access_token: String,
+    #[serde(default, deserialize_with = "opt_id_string")]
+    pub user_id: Option<String>,
+}
+
+impl CodeAnswer {
+    pub fn into_token(self) -> Option<WireShortToken> {
+        match self {
+            CodeAnswer::Flat(t) => Some(t),
+            CodeAnswer::Wrapped { data } => data.into_iter().next(),
+        }
+    }
+}
+
+/// api.instagram.com's own error shape:
+/// `{"error_type":"OAuthException","code":400,"error_message":"…"}`.
+#[derive(Deserialize)]
+pub(super) struct LoginError {
+    pub error_type: Option<String>,
+    pub code: Option<i64>,
+    pub error_message: String,
+}
