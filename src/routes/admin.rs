@@ -22,7 +22,7 @@ use crate::token::TokenRecord;
 use crate::token::refresher::{Step, refresh_step};
 
 /// Compares in time independent of where the inputs differ.
-fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
+pub(crate) fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
     let mut diff = a.len() ^ b.len();
     for (i, x) in a.iter().enumerate() {
         diff |= usize::from(x ^ b.get(i % b.len().max(1)).copied().unwrap_or(0));
@@ -117,18 +117,37 @@ pub async fn put_admin_token(
     State(state): State<AppState>,
     Json(body): Json<PutToken>,
 ) -> Result<Json<TokenInfo>, ApiError> {
-    let (_, answer) = put_token(&state, AccountName::default_account(), body).await?;
-    Ok(answer)
+    let stored = put_token(
+        &state,
+        AccountName::default_account(),
+        &body.access_token,
+        None,
+    )
+    .await?;
+    Ok(Json(info(&stored.account)))
 }
 
-/// Checks `body`'s token with Instagram, then stores it as `name`'s token,
-/// creating the account if needed; `true` when it was created.
-async fn put_token(
+/// What [`put_token`] did.
+pub(crate) struct Stored {
+    /// The account was created by it.
+    pub created: bool,
+    pub account: Arc<Account>,
+    /// The Instagram account the token belongs to.
+    pub user: crate::graph::Account,
+}
+
+/// Checks `candidate` with Instagram, then stores it as `name`'s token,
+/// creating the account if needed. `expires_in` is the token's lifetime in
+/// seconds when Instagram told it (a token from Instagram Login); without
+/// it the lifetime is assumed until the first refresh. Shared by the JSON
+/// API and the admin page.
+pub(crate) async fn put_token(
     state: &AppState,
     name: AccountName,
-    body: PutToken,
-) -> Result<(bool, Json<TokenInfo>), ApiError> {
-    let candidate = body.access_token.trim();
+    candidate: &str,
+    expires_in: Option<u64>,
+) -> Result<Stored, ApiError> {
+    let candidate = candidate.trim();
     if candidate.is_empty() || candidate.len() > 4096 || candidate.chars().any(char::is_whitespace)
     {
         return Err(ApiError::Unprocessable(
@@ -156,7 +175,12 @@ async fn put_token(
         .map_err(|e| ApiError::Storage(e.to_string()))?;
     let held = account.tokens.lock().await;
     let seed = account.tokens.record().and_then(|r| r.seed);
-    let mut rec = TokenRecord::first_seen(token, SystemTime::now(), seed);
+    let now = SystemTime::now();
+    let mut rec = TokenRecord::first_seen(token, now, seed);
+    if let Some(secs) = expires_in {
+        rec.expires_at = now + std::time::Duration::from_secs(secs);
+        rec.expiry_known = true;
+    }
     rec.user = Some(user.clone());
     // In use even when the write fails (and then retried): the caller
     // hears that it is not stored yet.
@@ -171,7 +195,11 @@ async fn put_token(
     }
     let verb = if created { "added" } else { "token replaced" };
     tracing::info!(account = %name, user = %user.username, "admin: account {verb}");
-    Ok((created, Json(info(&account))))
+    Ok(Stored {
+        created,
+        account,
+        user,
+    })
 }
 
 /// Refreshes the token now.
@@ -192,7 +220,10 @@ pub async fn refresh_admin_token(
     refresh(&state, &state.accounts.default_account()).await
 }
 
-async fn refresh(state: &AppState, account: &Account) -> Result<Json<TokenInfo>, ApiError> {
+pub(crate) async fn refresh(
+    state: &AppState,
+    account: &Account,
+) -> Result<Json<TokenInfo>, ApiError> {
     tracing::info!(account = %account.name, "admin: refresh requested");
     match refresh_step(&account.tokens, &state.graph, SystemTime::now(), true).await {
         Step::Refreshed(_) | Step::NotDue(_) => Ok(Json(info(account))),
@@ -284,13 +315,13 @@ pub async fn put_account(
     Json(body): Json<PutToken>,
 ) -> Result<(StatusCode, Json<TokenInfo>), ApiError> {
     let name = AccountName::parse(&name).map_err(|e| ApiError::BadRequest(e.to_string()))?;
-    let (created, answer) = put_token(&state, name, body).await?;
-    let status = if created {
+    let stored = put_token(&state, name, &body.access_token, None).await?;
+    let status = if stored.created {
         StatusCode::CREATED
     } else {
         StatusCode::OK
     };
-    Ok((status, answer))
+    Ok((status, Json(info(&stored.account))))
 }
 
 /// Removes an account: its stored state, its cached feed and its media.
@@ -311,6 +342,13 @@ pub async fn delete_account(
     Path(name): Path<String>,
 ) -> Result<StatusCode, ApiError> {
     let name = AccountName::parse(&name).map_err(|e| ApiError::BadRequest(e.to_string()))?;
+    remove_account(&state, &name).await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+/// Removes `name` with its stored state, cached feed and media (`default`
+/// cannot be removed). Shared by the JSON API and the admin page.
+pub(crate) async fn remove_account(state: &AppState, name: &AccountName) -> Result<(), ApiError> {
     if name.is_default() {
         return Err(ApiError::Conflict(
             "the account default always exists (it is what /feed serves); give it another token with PUT /admin/token instead",
@@ -319,7 +357,7 @@ pub async fn delete_account(
     let set = state.accounts.lock().await;
     let removed = state
         .accounts
-        .remove(&set, &name)
+        .remove(&set, name)
         .map_err(|e| ApiError::Storage(e.to_string()))?
         .ok_or_else(|| ApiError::UnknownAccount(name.to_string()))?;
     drop(set);
@@ -328,7 +366,7 @@ pub async fn delete_account(
         state.media.forget(&last).await;
     }
     tracing::info!(account = %name, "admin: account removed");
-    Ok(StatusCode::NO_CONTENT)
+    Ok(())
 }
 
 /// An account's token status with the token itself.
@@ -386,10 +424,16 @@ pub struct Purged {
         (status = 404, description = "No admin key is configured", body = Problem, content_type = "application/problem+json"),
     ))]
 pub async fn purge_cache(_: Admin, State(state): State<AppState>) -> Json<Purged> {
+    purge(&state);
+    Json(Purged { status: "purged" })
+}
+
+/// Drops the cached feeds and media of every account. Shared by the JSON
+/// API and the admin page.
+pub(crate) fn purge(state: &AppState) {
     state.feed.purge(&state.accounts.list());
     state.media.purge();
     tracing::info!("admin: caches purged");
-    Json(Purged { status: "purged" })
 }
 
 #[cfg(test)]
