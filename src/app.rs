@@ -18,6 +18,7 @@ use crate::server::Limits;
 use crate::state::{AppState, Shared};
 
 use crate::accounts::Accounts;
+use crate::admin_ui::{AdminUi, UiTuning};
 use crate::alerts::{AlertSettings, Watchdog};
 use crate::config::Config;
 use crate::feed::FeedService;
@@ -54,6 +55,8 @@ pub struct Tuning {
     pub warm_media: bool,
     /// The server's limits on clients.
     pub limits: Limits,
+    /// The admin page's session, authorization and login limits.
+    pub admin_ui: UiTuning,
 }
 
 impl Default for Tuning {
@@ -64,6 +67,7 @@ impl Default for Tuning {
             persist_retry: crate::token::persist::RETRY_BASE,
             warm_media: true,
             limits: Limits::default(),
+            admin_ui: UiTuning::default(),
         }
     }
 }
@@ -156,7 +160,9 @@ impl App {
             setting: "IGFEED_MEDIA_HOSTS",
             reason: crate::graph::describe(&e),
         })?;
+        let ui = Arc::new(AdminUi::new(&config, tuning.admin_ui));
         let state = AppState::from(Shared {
+            ui,
             config: Arc::new(config),
             accounts,
             feed,

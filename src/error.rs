@@ -251,11 +251,12 @@ pub fn problem_for_plain_errors(res: Response) -> Response {
     if !(status.is_client_error() || status.is_server_error()) {
         return res;
     }
-    let is_problem = res
-        .headers()
-        .get(header::CONTENT_TYPE)
-        .is_some_and(|v| v.as_bytes().starts_with(PROBLEM_JSON.as_bytes()));
-    if is_problem {
+    // Problems, and the pages made for people (the admin page's 403, 400
+    // and 429 pages), are what they should be.
+    let made = res.headers().get(header::CONTENT_TYPE).is_some_and(|v| {
+        v.as_bytes().starts_with(PROBLEM_JSON.as_bytes()) || v.as_bytes().starts_with(b"text/html")
+    });
+    if made {
         return res;
     }
     let (parts, _) = res.into_parts();

@@ -10,6 +10,8 @@
 //! - [`feed`]: the cached feed, its last good copy on disk, and rendering.
 //! - [`media`]: the media proxy and its byte-bounded cache.
 //! - [`accounts`]: the accounts (name, token, feed state) and their directories.
+//! - [`admin_ui`]: the admin web page's sessions, pending Instagram
+//!   authorizations, login limits and HTML (its handlers are in `routes`).
 //! - [`token`]: an access token: durable store, status; the one background refresher.
 //! - [`alerts`]: webhook alerts when only a person can help.
 //! - [`webhooks`]: signed webhook delivery, and the `feed.updated` event.
@@ -26,6 +28,7 @@
 //! - [`telemetry`]: tracing set-up.
 
 pub mod accounts;
+pub mod admin_ui;
 pub mod alerts;
 pub mod app;
 pub mod config;

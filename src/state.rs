@@ -4,6 +4,7 @@
 use std::sync::Arc;
 
 use crate::accounts::Accounts;
+use crate::admin_ui::AdminUi;
 use crate::config::Config;
 use crate::feed::FeedService;
 use crate::graph::GraphClient;
@@ -43,4 +44,6 @@ pub struct Shared {
     pub metrics: Metrics,
     /// The media proxy and its byte-bounded cache.
     pub media: Arc<MediaService>,
+    /// The admin page's sessions, pending authorizations and login limits.
+    pub ui: Arc<AdminUi>,
 }

@@ -200,6 +200,13 @@ fn display(base: &str, picture: Option<MediaKey>, pictures: &Pictures) -> Displa
     }
 }
 
+/// The picture a post shows, as the feed gives it (`display_url`,
+/// `sizes`…), with links under `base` (the admin page's previews use it
+/// with an empty base: links of this origin).
+pub fn post_display(base: &str, m: &Media, pictures: &Pictures) -> Display {
+    display(base, post_picture(m), pictures)
+}
+
 fn link(base: &str, id: &str, thumbnail: bool) -> String {
     let key = MediaKey {
         id: id.to_string(),

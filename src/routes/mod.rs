@@ -4,6 +4,8 @@
 //! handler lives in the file of its resource.
 
 pub mod admin;
+pub mod admin_ui;
+pub mod connect;
 pub mod demo;
 pub mod feed;
 pub mod health;
@@ -15,6 +17,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use axum::http::{HeaderValue, header};
+use axum::routing::post;
 use axum::{Extension, Router};
 use bytes::Bytes;
 use tower_http::set_header::SetResponseHeaderLayer;
@@ -168,9 +171,35 @@ fn table() -> OpenApiRouter<AppState> {
     public_routes().merge(admin)
 }
 
-/// `/admin/*`.
+/// `/admin/*`: the JSON API (in the document) and the admin page (not:
+/// pages for people, with cookie sessions; see [`admin_ui`]).
 fn admin_routes() -> OpenApiRouter<AppState> {
+    use axum::routing::get;
     OpenApiRouter::new()
+        .route("/admin", get(admin_ui::admin_root))
+        .route("/admin/", get(admin_ui::dashboard))
+        .route(
+            "/admin/login",
+            get(admin_ui::login_form).post(admin_ui::login),
+        )
+        .route("/admin/logout", post(admin_ui::logout))
+        .route("/admin/actions/add", post(admin_ui::add))
+        .route("/admin/actions/replace", post(admin_ui::replace))
+        .route("/admin/actions/refresh", post(admin_ui::refresh))
+        .route("/admin/actions/purge", post(admin_ui::purge))
+        .route(
+            "/admin/actions/delete",
+            get(admin_ui::delete_confirm).post(admin_ui::delete),
+        )
+        // Shadows `/admin/accounts/{account}` for the name `connect`, whose
+        // PUT and DELETE go on to the JSON API.
+        .route(
+            "/admin/accounts/connect",
+            get(connect::connect)
+                .put(connect::put_account_named_connect)
+                .delete(connect::delete_account_named_connect),
+        )
+        .route("/admin/oauth/callback", get(connect::callback))
         .routes(routes!(admin::get_admin_token, admin::put_admin_token))
         .routes(routes!(admin::refresh_admin_token))
         .routes(routes!(admin::list_accounts))

@@ -263,6 +263,17 @@ impl TestApp {
         body["access_token"].as_str().unwrap().to_string()
     }
 
+    /// The token igfeed uses for `account` (through the admin API).
+    pub async fn current_token_of(&self, account: &str) -> String {
+        let path = format!("/admin/accounts/{account}/token");
+        let res = self
+            .admin(reqwest::Method::GET, &path, Some(ADMIN_KEY), None)
+            .await;
+        assert_eq!(res.status(), 200);
+        let body: serde_json::Value = res.json().await.unwrap();
+        body["access_token"].as_str().unwrap().to_string()
+    }
+
     pub async fn get_feed(&self) -> serde_json::Value {
         let res = self.get("/feed").await;
         assert_eq!(res.status(), 200, "GET /feed");

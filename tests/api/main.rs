@@ -8,6 +8,7 @@
 
 mod accounts;
 mod admin;
+mod admin_ui;
 mod alerts;
 mod bad_input;
 mod binary;
