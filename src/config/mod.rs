@@ -69,6 +69,10 @@ pub enum Command {
         /// (a network's round trip), e.g. 5ms.
         #[arg(long, default_value = "0", value_parser = parse_delay)]
         latency: Duration,
+        /// Serve the demo account's 36 posts (real pictures, which igfeed
+        /// can resize) instead of `--posts` generated ones.
+        #[arg(long, conflicts_with_all = ["posts", "image_size"])]
+        demo_media: bool,
     },
 }
 

@@ -143,7 +143,7 @@ pub(crate) fn authorize_page(shared: &Shared, q: &HashMap<String, String>) -> Re
         format!(
             r#"<!doctype html>
 <html lang="en"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width, initial-scale=1">
-<title>Allow access · fake Instagram</title></head>
+<link rel="icon" href="data:,"><title>Allow access · fake Instagram</title></head>
 <body>
 <h1>Allow this app to access @{username}?</h1>
 <p>It will be able to read the profile and media of <strong>@{username}</strong> (instagram_business_basic).</p>
