@@ -36,7 +36,7 @@ border:1px solid currentColor}\
 dl{display:grid;grid-template-columns:max-content 1fr;gap:.2rem 1rem;margin:.5rem 0}dt{color:var(--muted)}dd{margin:0;overflow-wrap:anywhere}\
 small{color:var(--muted)}\
 .preview{display:grid;grid-template-columns:repeat(6,1fr);gap:.35rem;margin:.75rem 0}\
-.preview img{width:100%;aspect-ratio:1;object-fit:cover;border-radius:.3rem;background:var(--line);display:block}\
+.preview img{width:100%;height:auto;aspect-ratio:1;object-fit:cover;border-radius:.3rem;background:var(--line);display:block}\
 .actions{display:flex;flex-wrap:wrap;gap:.5rem;align-items:flex-start;margin-top:.75rem}\
 .actions form{margin:0}\
 details{width:100%}summary{cursor:pointer;color:var(--accent)}\
@@ -56,6 +56,15 @@ button.danger.solid{background:var(--bad);color:#fff}\
 code{overflow-wrap:anywhere}\
 @media (max-width:40rem){.preview{grid-template-columns:repeat(3,1fr)}.grid2{grid-template-columns:1fr}\
 dl{grid-template-columns:1fr}dd{margin-bottom:.3rem}main{padding:.6rem}}";
+
+/// Where the pages' icon is (else browsers ask for `/favicon.ico`).
+pub const ICON_PATH: &str = "/admin/icon.svg";
+
+/// The pages' icon: the feed's grid of squares.
+pub const ICON: &str = "<svg xmlns=\"http://www.w3.org/2000/svg\" viewBox=\"0 0 16 16\">\
+<rect width=\"16\" height=\"16\" rx=\"3\" fill=\"#2f45c8\"/>\
+<g fill=\"#fff\"><rect x=\"3\" y=\"3\" width=\"4\" height=\"4\"/><rect x=\"9\" y=\"3\" width=\"4\" height=\"4\"/>\
+<rect x=\"3\" y=\"9\" width=\"4\" height=\"4\"/><rect x=\"9\" y=\"9\" width=\"4\" height=\"4\"/></g></svg>";
 
 /// `'sha256-…'` of the style block.
 static STYLE_HASH: LazyLock<String> =
@@ -87,6 +96,7 @@ fn layout(title: &str, nav: Option<&str>, body: Markup) -> Markup {
                 meta charset="utf-8";
                 meta name="viewport" content="width=device-width, initial-scale=1";
                 meta name="referrer" content="no-referrer";
+                link rel="icon" type="image/svg+xml" href=(ICON_PATH);
                 title { (title) " · igfeed admin" }
                 style { (PreEscaped(CSS)) }
             }
@@ -167,6 +177,7 @@ pub fn continue_to_dashboard(text: &str) -> Markup {
                 meta name="viewport" content="width=device-width, initial-scale=1";
                 meta name="referrer" content="no-referrer";
                 meta http-equiv="refresh" content="0;url=/admin/";
+                link rel="icon" type="image/svg+xml" href=(ICON_PATH);
                 title { "Back to the dashboard · igfeed admin" }
                 style { (PreEscaped(CSS)) }
             }

@@ -150,6 +150,14 @@ pub(crate) fn back(state: &AppState, key: &Key, flash: Flash) -> Response {
     see_other("/admin/")
 }
 
+/// `GET /admin/icon.svg`: the pages' icon.
+pub async fn icon(State(state): State<AppState>) -> Response {
+    if !enabled(&state) {
+        return off();
+    }
+    ([(header::CONTENT_TYPE, "image/svg+xml")], pages::ICON).into_response()
+}
+
 /// `GET /admin`: the dashboard is `/admin/`.
 pub async fn admin_root(State(state): State<AppState>) -> Response {
     if !enabled(&state) {

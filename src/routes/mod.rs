@@ -178,6 +178,7 @@ fn admin_routes() -> OpenApiRouter<AppState> {
     OpenApiRouter::new()
         .route("/admin", get(admin_ui::admin_root))
         .route("/admin/", get(admin_ui::dashboard))
+        .route("/admin/icon.svg", get(admin_ui::icon))
         .route(
             "/admin/login",
             get(admin_ui::login_form).post(admin_ui::login),

@@ -292,6 +292,15 @@ async fn login_sets_a_strict_http_only_session_cookie_for_12_hours() {
     // A logged-in browser skips the login form.
     let again = b.get("/admin/login").await;
     assert_eq!((again.status, again.location()), (303, "/admin/"));
+    // The pages' icon (so that browsers do not ask for /favicon.ico).
+    assert!(
+        page.body
+            .contains("<link rel=\"icon\" type=\"image/svg+xml\" href=\"/admin/icon.svg\">")
+    );
+    let icon = b.get("/admin/icon.svg").await;
+    assert_eq!(icon.status, 200);
+    assert_eq!(icon.headers["content-type"], "image/svg+xml");
+    assert!(icon.body.starts_with("<svg ") && !icon.body.contains("script"));
     // `/admin` leads to the dashboard.
     let root = b.get("/admin").await;
     assert_eq!((root.status, root.location()), (308, "/admin/"));
@@ -471,6 +480,7 @@ async fn without_an_admin_key_every_admin_page_is_404() {
         "/admin/accounts/connect?account=x",
         "/admin/oauth/callback?code=c&state=s",
         "/admin/actions/delete?account=x",
+        "/admin/icon.svg",
     ] {
         let res = b.get(path).await;
         assert_eq!(res.status, 404, "{path}");
