@@ -3,8 +3,13 @@
 # than igfeed (--demo) and checks that every image really rendered
 # (naturalWidth > 0): proof that CORS and Cross-Origin-Resource-Policy are
 # right; then igfeed's own /demo page, to prove its strict
-# Content-Security-Policy lets the page work. Installs Debian's chromium when
-# missing. Loopback only.
+# Content-Security-Policy lets the page work; then the admin page as a
+# person uses it (scripts/browser-admin.py, Playwright driving the same
+# Chromium): log in, Connect with Instagram through the fake's authorize
+# page, refresh, delete, with screenshots in target/browser-test/ and no
+# console error or CSP violation allowed. Installs Debian's chromium and
+# Playwright (PyPI, into ~/.cache/igfeed; it drives the system browser and
+# downloads none) when missing. Loopback only.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -13,8 +18,21 @@ if ! command -v chromium >/dev/null 2>&1; then
   apt-get update -qq
   DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null
 fi
+PW_VERSION=1.65.2
+PW_VENV="${IGFEED_TOOLS_DIR:-$HOME/.cache/igfeed}/playwright-$PW_VERSION"
+if [[ ! -x "$PW_VENV/bin/python" ]] || ! "$PW_VENV/bin/python" -c 'import playwright' 2>/dev/null; then
+  echo "installing playwright $PW_VERSION into $PW_VENV"
+  rm -rf "$PW_VENV"
+  mkdir -p "$(dirname "$PW_VENV")"
+  python3 -m venv "$PW_VENV"
+  "$PW_VENV/bin/pip" install --quiet "playwright==$PW_VERSION"
+fi
+# Debian's /usr/bin/chromium is a wrapper script; Playwright wants the binary.
+CHROMIUM_BIN=/usr/lib/chromium/chromium
+[[ -x $CHROMIUM_BIN ]] || CHROMIUM_BIN=$(command -v chromium)
 
 cargo build --locked --quiet
+BIN=target/debug/igfeed
 source scripts/lib.sh
 
 API_PORT=$(free_port)
@@ -69,6 +87,40 @@ failed=0
 for page in "cross-origin|http://localhost:$PAGE_PORT/feed.html?igfeed=http://127.0.0.1:$API_PORT&account=default" \
   "demo-csp|http://127.0.0.1:$API_PORT/demo"; do
   if check_page "${page%%|*}" "${page#*|}"; then passed=$((passed + 1)); else failed=$((failed + 1)); fi
+done
+
+# The admin page against igfeed and the fake Instagram as separate
+# processes, as in production. The browser reaches the fake's authorize
+# page as `localhost` and igfeed as 127.0.0.1: two sites, so the return
+# from "Instagram" is a cross-site navigation, as it is for real.
+start_fake_upstream --demo-media
+APP_ID=$(python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))["app_id"])' "$WORK/fake.json")
+APP_SECRET=$(python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))["app_secret"])' "$WORK/fake.json")
+FAKE_PORT=${GRAPH_URL##*:}
+ADMIN_PORT=$(free_port)
+ADMIN_KEY="browser-$(python3 -c 'import secrets; print(secrets.token_hex(8))')"
+SHOTS_DIR=${BROWSER_TEST_OUT:-$PWD/target/browser-test}
+IGFEED_LISTEN="127.0.0.1:$ADMIN_PORT" IGFEED_DATA_DIR="$WORK/admin-data" IGFEED_GRAPH_URL="$GRAPH_URL" \
+IGFEED_ACCESS_TOKEN="$TOKEN" IGFEED_ADMIN_KEY="$ADMIN_KEY" IGFEED_MEDIA_HOSTS=127.0.0.1 \
+IGFEED_PUBLIC_URL="http://127.0.0.1:$ADMIN_PORT" IGFEED_IG_APP_ID="$APP_ID" IGFEED_IG_APP_SECRET="$APP_SECRET" \
+IGFEED_OAUTH_URL="http://localhost:$FAKE_PORT" IGFEED_OAUTH_API_URL="$GRAPH_URL" RUST_LOG=info \
+  "$BIN" >"$WORK/igfeed-admin.log" 2>&1 &
+PIDS+=($!)
+wait_up "http://127.0.0.1:$ADMIN_PORT/healthz" || { echo "igfeed (admin) did not start"; cat "$WORK/igfeed-admin.log"; exit 1; }
+# The default account's feed, so that its card has a preview too.
+curl -fs "http://127.0.0.1:$ADMIN_PORT/feed" >/dev/null
+echo "admin page at http://127.0.0.1:$ADMIN_PORT/admin/ (fake Instagram at http://localhost:$FAKE_PORT)"
+if ADMIN_URL="http://127.0.0.1:$ADMIN_PORT" ADMIN_KEY="$ADMIN_KEY" CHROMIUM="$CHROMIUM_BIN" SHOTS_DIR="$SHOTS_DIR" \
+  timeout 300 "$PW_VENV/bin/python" scripts/browser-admin.py; then
+  passed=$((passed + 1))
+else
+  failed=$((failed + 1))
+  echo "igfeed's log:"; tail -30 "$WORK/igfeed-admin.log"
+fi
+for secret in "$ADMIN_KEY" "$APP_SECRET"; do
+  if grep -qF -- "$secret" "$WORK/igfeed-admin.log"; then
+    echo "a secret reached igfeed's log"; failed=$((failed + 1))
+  fi
 done
 echo "$passed passed, $failed failed"
 [[ $failed == 0 ]]
