@@ -59,7 +59,7 @@
 //! `igfeed --demo` and `igfeed fake-upstream` run the real service against
 //! it, the demo with the sample account of [`demo`]. Scripts that only
 //! have its URL read `GET /_fake/stats`
-//! (`{"in_flight":n,"peak_in_flight":n,"calls":{"me":n,"media_list":n,"media_urls":n,"refresh":n,"cdn":n,"oauth_authorize":n,"oauth_token":n,"token_exchange":n}}`)
+//! (`{"in_flight":n,"peak_in_flight":n,"calls":{"me":n,"media_list":n,"media_urls":n,"refresh":n,"cdn":n}}`)
 //! and restart the peak with `POST /_fake/reset_peak`; those two are
 //! neither counted as calls nor in flight.
 //!

@@ -49,15 +49,15 @@ pub struct Seen {
 }
 
 impl Route {
-    const ALL: [Route; 8] = [
+    /// The routes `/_fake/stats` counts: the Graph API's and the CDN's,
+    /// what scripts measure (Instagram Login's are counted by
+    /// [`crate::FakeInstagram::calls`] only).
+    const STATS: [Route; 5] = [
         Route::Me,
         Route::MediaList,
         Route::MediaUrls,
         Route::Refresh,
         Route::Cdn,
-        Route::OAuthAuthorize,
-        Route::OAuthToken,
-        Route::TokenExchange,
     ];
 
     /// The route's key in `/_fake/stats`.
@@ -161,7 +161,7 @@ fn control(shared: &Shared, method: &Method, what: &str) -> Response {
         ("stats", &Method::GET) => {
             let calls: serde_json::Map<String, Value> = {
                 let inner = shared.lock();
-                Route::ALL
+                Route::STATS
                     .iter()
                     .map(|r| {
                         let n = inner.calls.get(r).copied().unwrap_or(0);
