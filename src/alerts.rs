@@ -13,8 +13,8 @@ use std::time::{Duration, SystemTime};
 use serde::Serialize;
 use tokio::sync::{mpsc, watch};
 
-use crate::feed::FeedService;
-use crate::token::{TokenManager, TokenRecord, TokenStatus, status_of};
+use crate::accounts::{Account, AccountName, Accounts};
+use crate::token::{TokenRecord, TokenStatus, status_of};
 
 /// Thresholds of the watchdog.
 #[derive(Clone, Copy, Debug)]
@@ -57,6 +57,9 @@ pub enum Condition {
 /// The JSON posted to the webhook.
 #[derive(Clone, Debug, Serialize, utoipa::ToSchema)]
 pub struct Alert {
+    /// The account the alert is about.
+    #[schema(example = "default")]
+    pub account: String,
     /// `refresh_failing`, `token_invalid`, `token_expiring`,
     /// `persist_failed`, `feed_stale`, or `recovered` when the condition
     /// named in `resolves` is fixed.
@@ -81,56 +84,56 @@ fn name(c: Condition) -> String {
 
 /// The `token_expiring` message: how long is left, or that the token has
 /// already expired.
-fn expiring_message(rec: Option<&TokenRecord>, now: SystemTime) -> String {
+fn expiring_message(rec: Option<&TokenRecord>, put: &str, now: SystemTime) -> String {
     let Some(rec) = rec else {
         return String::new();
     };
     let at = humantime::format_rfc3339_seconds(rec.expires_at);
     match rec.expires_at.duration_since(now) {
         Ok(left) => format!(
-            "the access token expires in {} (at {at}) and has not been refreshed; check the refresh errors or put a new token with PUT /admin/token",
+            "the access token expires in {} (at {at}) and has not been refreshed; check the refresh errors or put a new token with {put}",
             humantime::format_duration(Duration::from_secs(left.as_secs()))
         ),
         Err(_) if rec.expiry_known => format!(
-            "the access token expired at {at}; Instagram no longer accepts it, so put a new one with PUT /admin/token — the site shows the last good feed meanwhile"
+            "the access token expired at {at}; Instagram no longer accepts it, so put a new one with {put} — the site shows the last good feed meanwhile"
         ),
         Err(_) => format!(
-            "the access token is past its assumed 60-day lifetime ({at}) and has not been refreshed; it may have expired: check the refresh errors or put a new token with PUT /admin/token"
+            "the access token is past its assumed 60-day lifetime ({at}) and has not been refreshed; it may have expired: check the refresh errors or put a new token with {put}"
         ),
     }
 }
 
-/// The watchdog: evaluates conditions and queues alerts.
+/// How a person puts a new token for `account`.
+fn put_hint(account: &AccountName) -> String {
+    format!("PUT /admin/accounts/{account}")
+}
+
+/// The watchdog: evaluates conditions of every account and queues alerts.
 pub struct Watchdog {
-    tokens: Arc<TokenManager>,
-    feed: Arc<FeedService>,
+    accounts: Arc<Accounts>,
     settings: AlertSettings,
-    active: HashSet<Condition>,
+    active: HashSet<(AccountName, Condition)>,
     out: mpsc::Sender<Alert>,
 }
 
 impl Watchdog {
-    pub fn new(
-        tokens: Arc<TokenManager>,
-        feed: Arc<FeedService>,
-        settings: AlertSettings,
-        out: mpsc::Sender<Alert>,
-    ) -> Self {
+    pub fn new(accounts: Arc<Accounts>, settings: AlertSettings, out: mpsc::Sender<Alert>) -> Self {
         Self {
-            tokens,
-            feed,
+            accounts,
             settings,
             active: HashSet::new(),
             out,
         }
     }
 
-    /// Which conditions hold at `now`, each with its message.
-    pub async fn conditions(&self, now: SystemTime) -> Vec<(Condition, String)> {
+    /// Which conditions hold for `account` at `now`, each with its message.
+    pub fn conditions(&self, account: &Account, now: SystemTime) -> Vec<(Condition, String)> {
         let mut out = Vec::new();
-        let rec = self.tokens.record();
+        let tokens = &account.tokens;
+        let put = put_hint(&account.name);
+        let rec = tokens.record();
         let status = status_of(rec.as_ref(), now);
-        let failures = self.tokens.refresh_failures();
+        let failures = tokens.refresh_failures();
         if failures >= self.settings.failed_refreshes {
             let error = rec
                 .as_ref()
@@ -146,16 +149,16 @@ impl Watchdog {
                 .and_then(|r| r.invalid.clone())
                 .unwrap_or_default();
             out.push((Condition::TokenInvalid, format!(
-                "Instagram rejected the access token ({reason}); put a new one with PUT /admin/token — the site shows the last good feed meanwhile"
+                "Instagram rejected the access token ({reason}); put a new one with {put} — the site shows the last good feed meanwhile"
             )));
         }
         if matches!(status, TokenStatus::Expiring | TokenStatus::Expired) {
             out.push((
                 Condition::TokenExpiring,
-                expiring_message(rec.as_ref(), now),
+                expiring_message(rec.as_ref(), &put, now),
             ));
         }
-        if let Some(failed) = self.tokens.persist_failure() {
+        if let Some(failed) = tokens.persist_failure() {
             out.push((Condition::PersistFailed, format!(
                 "the token in use could not be stored in IGFEED_DATA_DIR since {} ({}; attempts: {}); igfeed keeps it in memory and retries the write — free disk space or make the directory writable: a restart before the write succeeds would load the previous token, which Instagram may already have invalidated",
                 humantime::format_rfc3339_seconds(failed.since),
@@ -166,8 +169,8 @@ impl Watchdog {
         // The feed's own record of its loads, not the cache entry (which
         // lives only for the TTL): a quiet site keeps its state between
         // visits.
-        if let Some(failing_since) = self.feed.failing_since()
-            && let Some(last) = self.feed.last_good()
+        if let Some(failing_since) = account.feed.failing_since()
+            && let Some(last) = account.feed.last_good()
         {
             let age = now.duration_since(last.fetched_at).unwrap_or_default();
             if age >= self.settings.stale_after {
@@ -184,43 +187,50 @@ impl Watchdog {
     /// One evaluation: queues an alert for each new condition and a
     /// recovery for each resolved one. Never waits for delivery.
     pub async fn check(&mut self, now: SystemTime) {
-        let holding = self.conditions(now).await;
-        let rec = self.tokens.record();
-        let status = status_of(rec.as_ref(), now);
-        let expires_at = rec
-            .as_ref()
-            .map(|r| humantime::format_rfc3339_seconds(r.expires_at).to_string());
         let time = humantime::format_rfc3339_seconds(now).to_string();
-        let alert = |event: String, resolves: Option<String>, message: String| Alert {
-            event,
-            resolves,
-            message,
-            token_status: status,
-            expires_at: expires_at.clone(),
-            time: time.clone(),
-        };
         let mut queue = Vec::new();
-        for (c, message) in &holding {
-            if self.active.insert(*c) {
-                tracing::warn!(condition = name(*c), %message, "alert");
-                queue.push(alert(name(*c), None, message.clone()));
+        let accounts = self.accounts.list();
+        for account in &accounts {
+            let holding = self.conditions(account, now);
+            let rec = account.tokens.record();
+            let status = status_of(rec.as_ref(), now);
+            let expires_at = rec
+                .as_ref()
+                .map(|r| humantime::format_rfc3339_seconds(r.expires_at).to_string());
+            let alert = |event: String, resolves: Option<String>, message: String| Alert {
+                account: account.name.to_string(),
+                event,
+                resolves,
+                message,
+                token_status: status,
+                expires_at: expires_at.clone(),
+                time: time.clone(),
+            };
+            for (c, message) in &holding {
+                if self.active.insert((account.name.clone(), *c)) {
+                    tracing::warn!(account = %account.name, condition = name(*c), %message, "alert");
+                    queue.push(alert(name(*c), None, message.clone()));
+                }
+            }
+            let resolved: Vec<Condition> = self
+                .active
+                .iter()
+                .filter(|(a, c)| a == &account.name && !holding.iter().any(|(h, _)| h == c))
+                .map(|(_, c)| *c)
+                .collect();
+            for c in resolved {
+                self.active.remove(&(account.name.clone(), c));
+                tracing::info!(account = %account.name, condition = name(c), "alert resolved");
+                queue.push(alert(
+                    "recovered".into(),
+                    Some(name(c)),
+                    format!("resolved: {}", name(c).replace('_', " ")),
+                ));
             }
         }
-        let resolved: Vec<Condition> = self
-            .active
-            .iter()
-            .filter(|c| !holding.iter().any(|(h, _)| h == *c))
-            .copied()
-            .collect();
-        for c in resolved {
-            self.active.remove(&c);
-            tracing::info!(condition = name(c), "alert resolved");
-            queue.push(alert(
-                "recovered".into(),
-                Some(name(c)),
-                format!("resolved: {}", name(c).replace('_', " ")),
-            ));
-        }
+        // A removed account's conditions end with it, without an alert.
+        self.active
+            .retain(|(a, _)| accounts.iter().any(|acc| &acc.name == a));
         for a in queue {
             if self.out.try_send(a).is_err() {
                 tracing::warn!("alert queue full; an alert was dropped");
@@ -230,7 +240,7 @@ impl Watchdog {
 
     /// Evaluates on every token change and every `settings.every`.
     pub async fn run(mut self, mut shutdown: watch::Receiver<bool>) {
-        let mut changes = self.tokens.subscribe();
+        let mut changes = self.accounts.subscribe_tokens();
         let mut tick = tokio::time::interval(self.settings.every);
         tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         loop {

@@ -17,11 +17,12 @@ use crate::metrics::Metrics;
 use crate::server::Limits;
 use crate::state::{AppState, Shared};
 
+use crate::accounts::Accounts;
 use crate::alerts::{AlertSettings, Watchdog};
 use crate::config::Config;
-use crate::feed::{FeedService, SnapshotFile};
+use crate::feed::FeedService;
 use crate::graph::GraphClient;
-use crate::token::{RefreshPolicy, TokenFile, TokenManager};
+use crate::token::RefreshPolicy;
 
 /// Why the service could not start.
 #[derive(Debug, thiserror::Error)]
@@ -101,14 +102,15 @@ impl App {
             setting: "IGFEED_GRAPH_URL",
             reason: crate::graph::describe(&e),
         })?
-        .with_metrics(metrics.clone());
+        .with_metrics(metrics.clone())
+        .with_concurrency(config.upstream_concurrency);
         let policy = RefreshPolicy {
             after: config.refresh_after,
             min_age: config.refresh_min_age,
         };
-        let token_file = TokenFile::new(&config.data_dir);
-        let tokens = TokenManager::open(
-            token_file.clone(),
+        let started = std::time::Instant::now();
+        let accounts = Accounts::open(
+            &config.data_dir,
             config.access_token.as_ref(),
             policy,
             SystemTime::now(),
@@ -116,20 +118,18 @@ impl App {
         .map_err(|e| StartError::Config {
             setting: "IGFEED_DATA_DIR",
             reason: format!(
-                "the token state {} cannot be used ({e}); fix it or move it away and set IGFEED_ACCESS_TOKEN",
-                token_file.path().display()
+                "the stored accounts cannot be used ({e}); fix or move away the file named, and set IGFEED_ACCESS_TOKEN if it was the default account's"
             ),
         })?;
-        let tokens = Arc::new(tokens);
+        tracing::info!(
+            accounts = accounts.len(),
+            elapsed_ms = started.elapsed().as_millis() as u64,
+            "accounts loaded"
+        );
+        let accounts = Arc::new(accounts);
         let feed = Arc::new(
-            FeedService::new(
-                graph.clone(),
-                tokens.clone(),
-                config.feed_size,
-                config.feed_ttl,
-                SnapshotFile::new(&config.data_dir),
-            )
-            .with_metrics(metrics.clone()),
+            FeedService::new(graph.clone(), config.feed_size, config.feed_ttl)
+                .with_metrics(metrics.clone()),
         );
         let media = MediaService::new(
             MediaSettings {
@@ -138,8 +138,7 @@ impl App {
                 max_object: config.media_max_object,
                 timeout: config.upstream_timeout,
             },
-            feed.clone(),
-            tokens.clone(),
+            accounts.clone(),
             graph.clone(),
             &metrics,
         )
@@ -149,8 +148,8 @@ impl App {
         })?;
         let state = AppState::from(Shared {
             config: Arc::new(config),
+            accounts,
             feed,
-            tokens,
             graph,
             metrics,
             media: Arc::new(media),
@@ -197,7 +196,7 @@ impl App {
         let mut tasks = vec![(
             "token refresher",
             tokio::spawn(crate::token::refresher::run(
-                s.tokens.clone(),
+                s.accounts.clone(),
                 s.graph.clone(),
                 self.tuning.refresh_backoff,
                 stopped.clone(),
@@ -206,7 +205,7 @@ impl App {
         tasks.push((
             "token store retry",
             tokio::spawn(crate::token::persist::run(
-                s.tokens.clone(),
+                s.accounts.clone(),
                 self.tuning.persist_retry,
                 stopped.clone(),
             )),
@@ -220,7 +219,7 @@ impl App {
         if let Some(url) = s.config.alert_webhook.clone() {
             let settings = self.tuning.alerts;
             let (tx, rx) = mpsc::channel(64);
-            let watchdog = Watchdog::new(s.tokens.clone(), s.feed.clone(), settings, tx);
+            let watchdog = Watchdog::new(s.accounts.clone(), settings, tx);
             tasks.push((
                 "alert watchdog",
                 tokio::spawn(watchdog.run(stopped.clone())),

@@ -71,6 +71,12 @@ pub enum ApiError {
     BadRequest(String),
     #[error("{0}")]
     NotFound(&'static str),
+    /// No account has this name.
+    #[error("there is no account named '{0}'")]
+    UnknownAccount(String),
+    /// The data dir refused a change before anything changed.
+    #[error("could not change the stored accounts in IGFEED_DATA_DIR: {0}")]
+    Storage(String),
     /// The admin key is missing or wrong.
     #[error("a valid admin key is required: Authorization: Bearer <IGFEED_ADMIN_KEY>")]
     Unauthorized,
@@ -134,9 +140,10 @@ impl ApiError {
         use ApiError as E;
         match self {
             E::BadRequest(_) => (StatusCode::BAD_REQUEST, "about:blank"),
-            E::NotFound(_) | E::Media(MediaError::NotFound) => {
+            E::NotFound(_) | E::UnknownAccount(_) | E::Media(MediaError::NotFound) => {
                 (StatusCode::NOT_FOUND, "about:blank")
             }
+            E::Storage(_) => (StatusCode::INTERNAL_SERVER_ERROR, kinds::PERSIST_FAILED),
             E::Unauthorized => (StatusCode::UNAUTHORIZED, "about:blank"),
             E::Conflict(_) => (StatusCode::CONFLICT, "about:blank"),
             E::Unprocessable(_) => (StatusCode::UNPROCESSABLE_ENTITY, "about:blank"),

@@ -70,7 +70,7 @@ pub fn remove_stale_temps(dir: &Path) -> io::Result<Vec<PathBuf>> {
     Ok(removed)
 }
 
-fn sync_dir(dir: &Path) -> io::Result<()> {
+pub fn sync_dir(dir: &Path) -> io::Result<()> {
     #[cfg(unix)]
     {
         fs::File::open(dir)?.sync_all()?;

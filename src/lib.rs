@@ -9,7 +9,8 @@
 //! - [`graph`]: the typed Instagram Graph API client and its wire types.
 //! - [`feed`]: the cached feed, its last good copy on disk, and rendering.
 //! - [`media`]: the media proxy and its byte-bounded cache.
-//! - [`token`]: the access token: durable store, status, background refresher.
+//! - [`accounts`]: the accounts (name, token, feed state) and their directories.
+//! - [`token`]: an access token: durable store, status; the one background refresher.
 //! - [`alerts`]: webhook alerts when only a person can help.
 //! - `demo` (with the `demo` feature, on by default): `--demo`, the service
 //!   against an embedded sample account served by the fake Instagram of the
@@ -23,6 +24,7 @@
 //! - [`server`]: the HTTP server loop (client limits, drain).
 //! - [`telemetry`]: tracing set-up.
 
+pub mod accounts;
 pub mod alerts;
 pub mod app;
 pub mod config;

@@ -20,7 +20,12 @@ async fn main() -> ExitCode {
             addr,
             posts,
             image_size,
-        }) => return fake_upstream(addr, posts, image_size as usize).await,
+            accounts,
+            latency,
+        }) => {
+            return fake_upstream(addr, posts, image_size as usize, accounts as usize, latency)
+                .await;
+        }
         None => {}
     }
     let _log_writer = igfeed::telemetry::init(cli.config.log_format);
@@ -78,25 +83,54 @@ async fn demo_mode(config: Config) -> Result<(Config, Option<()>), ExitCode> {
 
 /// `igfeed fake-upstream`: the fake Instagram alone, for benchmarks and
 /// contract tests. Loopback only; prints one JSON line with its URL and a
-/// valid token, then serves until SIGINT/SIGTERM.
+/// valid token per account (`token` is the first account's, `tokens` all of
+/// them), then serves until SIGINT/SIGTERM. The accounts after the first
+/// are `fakeuser2`, `fakeuser3`… with the first one's posts (and bytes,
+/// shared) under ids of their own.
 #[cfg(feature = "demo")]
-async fn fake_upstream(addr: std::net::SocketAddr, posts: usize, image_size: usize) -> ExitCode {
-    use igfeed_fake::{FakeInstagram, FakeOptions, resize_media, sample_media};
+async fn fake_upstream(
+    addr: std::net::SocketAddr,
+    posts: usize,
+    image_size: usize,
+    accounts: usize,
+    latency: std::time::Duration,
+) -> ExitCode {
+    use igfeed_fake::{FakeInstagram, FakeOptions, resize_media, sample_media, sample_media_like};
     if !addr.ip().is_loopback() {
         eprintln!("igfeed fake-upstream: --addr must be a loopback address");
+        return ExitCode::from(2);
+    }
+    // The most posts the other accounts' ids have room for.
+    if accounts > 1 && posts >= 5_000_000 {
+        eprintln!("igfeed fake-upstream: with --accounts, --posts must be below 5000000");
         return ExitCode::from(2);
     }
     let shutdown = shutdown_signal();
     let mut media = sample_media(posts);
     resize_media(&mut media, image_size);
-    let fake = match FakeInstagram::start_on(addr, FakeOptions::default(), media).await {
+    let opts = FakeOptions {
+        latency,
+        ..FakeOptions::default()
+    };
+    let fake = match FakeInstagram::start_on(addr, opts, media.clone()).await {
         Ok(f) => f,
         Err(e) => {
             eprintln!("igfeed fake-upstream: cannot listen on {addr}: {e}");
             return ExitCode::FAILURE;
         }
     };
-    let line = serde_json::json!({"graph_url": fake.base_url(), "token": fake.issue_token()});
+    let mut tokens = vec![fake.issue_token()];
+    for n in 1..accounts {
+        let theirs = sample_media_like(n, &media);
+        let user_id = (17_841_400_000_000_000u64 + n as u64).to_string();
+        let id = fake.add_account(&format!("fakeuser{}", n + 1), &user_id, theirs);
+        tokens.push(fake.issue_token_for(id));
+    }
+    let line = serde_json::json!({
+        "graph_url": fake.base_url(),
+        "token": tokens[0],
+        "tokens": tokens,
+    });
     println!("{line}");
     shutdown.await;
     ExitCode::SUCCESS

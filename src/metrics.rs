@@ -64,20 +64,23 @@ pub struct MetricsInner {
     pub upstream: Family<UpstreamLabels, Counter>,
     /// Feed lookups by `hit` (cached) or `miss` (an upstream walk ran).
     pub feed_cache: Family<ResultLabels, Counter>,
-    /// Seconds since the served feed was fetched.
-    pub feed_age: Gauge<f64, std::sync::atomic::AtomicU64>,
-    /// 1 when the served feed is stale.
-    pub feed_stale: Gauge,
-    /// Seconds until the token expires (negative once expired).
-    pub token_expiry: Gauge<f64, std::sync::atomic::AtomicU64>,
-    /// Unix time of the last successful refresh (0: never).
-    pub token_refreshed: Gauge<f64, std::sync::atomic::AtomicU64>,
-    /// 1 for the token's current status, by status.
+    /// Per account: seconds since the served feed was fetched.
+    pub feed_age: Family<AccountLabels, FloatGauge>,
+    /// Per account: 1 when the served feed is stale.
+    pub feed_stale: Family<AccountLabels, Gauge>,
+    /// Per account: seconds until the token expires (negative once expired).
+    pub token_expiry: Family<AccountLabels, FloatGauge>,
+    /// Per account: Unix time of the last successful refresh (0: never).
+    pub token_refreshed: Family<AccountLabels, FloatGauge>,
+    /// Per account: 1 for the token's current status, by status.
     pub token_status: Family<StatusLabels, Gauge>,
-    /// Consecutive failed refreshes.
-    pub token_refresh_failures: Gauge,
-    /// 1 while the token in use is not stored (a write failed; retried).
-    pub token_persist_failed: Gauge,
+    /// Per account: consecutive failed refreshes.
+    pub token_refresh_failures: Family<AccountLabels, Gauge>,
+    /// Per account: 1 while the token in use is not stored (a write
+    /// failed; retried).
+    pub token_persist_failed: Family<AccountLabels, Gauge>,
+    /// Accounts served.
+    pub accounts: Gauge,
     /// Media lookups by `hit` or `miss`.
     pub media_cache: Family<ResultLabels, Counter>,
     /// Media evicted to stay within the byte budget.
@@ -88,8 +91,18 @@ pub struct MetricsInner {
 
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
 pub struct StatusLabels {
+    pub account: String,
     pub status: &'static str,
 }
+
+/// Series of one account (their number grows with the accounts only).
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct AccountLabels {
+    pub account: String,
+}
+
+/// A gauge of seconds.
+pub type FloatGauge = Gauge<f64, std::sync::atomic::AtomicU64>;
 
 impl std::fmt::Debug for Metrics {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
@@ -138,25 +151,25 @@ impl Metrics {
             "Feed lookups: hit (served from cache) or miss (an upstream walk ran)",
             feed_cache.clone(),
         );
-        let feed_age = Gauge::<f64, std::sync::atomic::AtomicU64>::default();
+        let feed_age = Family::<AccountLabels, FloatGauge>::default();
         registry.register(
             "feed_age_seconds",
             "Seconds since the served feed was fetched from Instagram",
             feed_age.clone(),
         );
-        let feed_stale = Gauge::default();
+        let feed_stale = Family::<AccountLabels, Gauge>::default();
         registry.register(
             "feed_stale",
             "1 when the cached feed is the stale last good copy",
             feed_stale.clone(),
         );
-        let token_expiry = Gauge::<f64, std::sync::atomic::AtomicU64>::default();
+        let token_expiry = Family::<AccountLabels, FloatGauge>::default();
         registry.register(
             "token_expires_in_seconds",
             "Seconds until the access token expires (negative once expired)",
             token_expiry.clone(),
         );
-        let token_refreshed = Gauge::<f64, std::sync::atomic::AtomicU64>::default();
+        let token_refreshed = Family::<AccountLabels, FloatGauge>::default();
         registry.register(
             "token_last_refresh_timestamp_seconds",
             "Unix time of the last successful token refresh (0: never)",
@@ -168,17 +181,23 @@ impl Metrics {
             "1 for the token's current status",
             token_status.clone(),
         );
-        let token_refresh_failures = Gauge::default();
+        let token_refresh_failures = Family::<AccountLabels, Gauge>::default();
         registry.register(
             "token_refresh_failures",
             "Consecutive failed token refreshes (refresh calls are also counted in upstream_requests{call=\"refresh\"})",
             token_refresh_failures.clone(),
         );
-        let token_persist_failed = Gauge::default();
+        let token_persist_failed = Family::<AccountLabels, Gauge>::default();
         registry.register(
             "token_persist_failed",
             "1 while the token state in use could not be stored in IGFEED_DATA_DIR (the write is retried)",
             token_persist_failed.clone(),
+        );
+        let accounts = Gauge::default();
+        registry.register(
+            "accounts",
+            "Accounts served (the account default included)",
+            accounts.clone(),
         );
         let media_cache = Family::<ResultLabels, Counter>::default();
         registry.register(
@@ -208,6 +227,7 @@ impl Metrics {
             token_status,
             token_refresh_failures,
             token_persist_failed,
+            accounts,
             requests,
             latency,
             upstream,

@@ -3,12 +3,12 @@
 
 use std::sync::Arc;
 
+use crate::accounts::Accounts;
 use crate::config::Config;
 use crate::feed::FeedService;
 use crate::graph::GraphClient;
 use crate::media::MediaService;
 use crate::metrics::Metrics;
-use crate::token::TokenManager;
 
 /// Everything a handler needs, behind one `Arc`: axum clones the state for
 /// every request, so a clone must be a single reference count.
@@ -33,10 +33,10 @@ impl From<Shared> for AppState {
 pub struct Shared {
     /// The settings the service was started with.
     pub config: Arc<Config>,
-    /// The cached feed with its last good fallback.
+    /// Every account: its token and its feed's state.
+    pub accounts: Arc<Accounts>,
+    /// The cached feeds with their last good fallback.
     pub feed: Arc<FeedService>,
-    /// The access token and its status.
-    pub tokens: Arc<TokenManager>,
     /// The Graph API client (for validating tokens, media URLs).
     pub graph: GraphClient,
     /// Prometheus metrics, rendered at `/metrics`.

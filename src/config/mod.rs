@@ -47,7 +47,8 @@ pub enum Command {
     #[command(hide = true)]
     Openapi,
     /// Run only the fake Instagram (Graph API + CDN) on a loopback address,
-    /// for benchmarks and contract tests; prints its URL and a valid token.
+    /// for benchmarks and contract tests; prints its URL and a valid token
+    /// per account.
     #[cfg(feature = "demo")]
     #[command(hide = true)]
     FakeUpstream {
@@ -60,6 +61,14 @@ pub enum Command {
         /// Size of each image in bytes (videos are 4x).
         #[arg(long, default_value_t = 2048, value_parser = parse_size)]
         image_size: u64,
+        /// How many accounts to serve, each with `--posts` posts of its own
+        /// and its own token (the first is the usual sample account).
+        #[arg(long, default_value_t = 1, value_parser = clap::value_parser!(u32).range(1..=999_999))]
+        accounts: u32,
+        /// How long every Graph and CDN request waits before it is answered
+        /// (a network's round trip), e.g. 5ms.
+        #[arg(long, default_value = "0", value_parser = parse_delay)]
+        latency: Duration,
     },
 }
 
@@ -129,6 +138,10 @@ pub struct Config {
     /// Total time allowed for one upstream call.
     #[arg(long, env = "IGFEED_UPSTREAM_TIMEOUT", default_value = "10s", value_parser = parse_duration)]
     pub upstream_timeout: Duration,
+
+    /// Most upstream calls (Graph API and CDN together, every account) in flight at once (1 to 256).
+    #[arg(long, env = "IGFEED_UPSTREAM_CONCURRENCY", default_value = "16", value_parser = parse_concurrency)]
+    pub upstream_concurrency: usize,
 
     /// Log format.
     #[arg(long, env = "IGFEED_LOG_FORMAT", default_value = "text", value_enum)]

@@ -70,6 +70,14 @@ pub(super) fn parse_duration(s: &str) -> Result<Duration, String> {
     Ok(d)
 }
 
+/// A delay that may be zero (`0`, `0s`, `5ms`, `1s`), unlike the durations
+/// of the service's settings (`igfeed fake-upstream --latency`).
+#[cfg(feature = "demo")]
+pub(super) fn parse_delay(s: &str) -> Result<Duration, String> {
+    humantime::parse_duration(s.trim())
+        .map_err(|_| format!("'{s}' is not a duration; use a form like 0, 5ms, 50ms or 1s"))
+}
+
 /// Parses `64MB`, `1GiB`, `512k` or plain bytes (decimal units are powers
 /// of 1000, binary units of 1024).
 pub fn parse_size(s: &str) -> Result<u64, String> {
@@ -149,6 +157,13 @@ pub(super) fn parse_feed_size(s: &str) -> Result<usize, String> {
     }
 }
 
+pub(super) fn parse_concurrency(s: &str) -> Result<usize, String> {
+    match s.trim().parse::<usize>() {
+        Ok(n) if (1..=256).contains(&n) => Ok(n),
+        _ => Err(format!("'{s}' is not a whole number from 1 to 256")),
+    }
+}
+
 pub(super) fn parse_hosts(s: &str) -> Result<HostList, String> {
     let hosts: Vec<String> = s
         .split(',')
@@ -192,6 +207,14 @@ pub(super) fn parse_origins(s: &str) -> Result<CorsOrigins, String> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[cfg(feature = "demo")]
+    #[test]
+    fn delays_may_be_zero() {
+        assert_eq!(parse_delay("0"), Ok(Duration::ZERO));
+        assert_eq!(parse_delay("5ms"), Ok(Duration::from_millis(5)));
+        assert!(parse_delay("soon").is_err());
+    }
 
     #[test]
     fn sizes() {

@@ -1,13 +1,18 @@
-//! The feed: fetched from Instagram at most once per `IGFEED_FEED_TTL`
-//! (concurrent requests share one upstream walk), kept on disk as the last
-//! good copy, and served stale from it when Instagram fails.
+//! The feeds of every account: each fetched from Instagram at most once
+//! per `IGFEED_FEED_TTL` (concurrent requests share one upstream walk),
+//! kept on disk as the account's last good copy, and served stale from it
+//! when Instagram fails.
+//!
+//! [`FeedService`] holds what the accounts share (the caches, the render
+//! jobs); [`AccountFeed`] what each account has of its own (its last good
+//! feed and the record of its loads).
 
 mod loads;
 pub mod render;
 pub mod store;
 
-use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, RwLock};
 use std::time::{Duration, Instant, SystemTime};
 
 use moka::Expiry;
@@ -16,9 +21,10 @@ use tokio::sync::{Semaphore, watch};
 
 use prometheus_client::metrics::counter::Counter;
 
+use crate::accounts::{Account, AccountName};
 use crate::graph::{GraphClient, GraphError};
 use crate::metrics::{Metrics, ResultLabels};
-use crate::token::{TokenManager, TokenUnavailable};
+use crate::token::TokenUnavailable;
 pub use render::{Effort, Filter, Rendered};
 pub use store::{Snapshot, SnapshotFile};
 
@@ -60,8 +66,13 @@ struct FreshOrStale {
     ttl: Duration,
 }
 
-impl Expiry<(), Arc<Current>> for FreshOrStale {
-    fn expire_after_create(&self, _: &(), value: &Arc<Current>, _: Instant) -> Option<Duration> {
+impl Expiry<AccountName, Arc<Current>> for FreshOrStale {
+    fn expire_after_create(
+        &self,
+        _: &AccountName,
+        value: &Arc<Current>,
+        _: Instant,
+    ) -> Option<Duration> {
         Some(lifetime(self.ttl, value.stale))
     }
 }
@@ -73,22 +84,76 @@ struct Failed {
     throttled: bool,
 }
 
-/// Fetches, caches and falls back. Share it behind an `Arc`.
-pub struct FeedService {
-    graph: GraphClient,
-    tokens: Arc<TokenManager>,
-    size: usize,
-    ttl: Duration,
-    current: Cache<(), Arc<Current>>,
-    rendered: Cache<(u64, String, Filter), Arc<Rendered>>,
-    file: SnapshotFile,
-    /// The last good snapshot; the media proxy watches it for allowed ids.
-    last_good: watch::Sender<Option<Arc<Snapshot>>>,
-    /// The last [`Current::version`] handed out.
-    version: AtomicU64,
+/// One account's feed: its last good snapshot (in memory and on disk) and
+/// the record of its loads.
+pub struct AccountFeed {
+    last_good: RwLock<Option<Arc<Snapshot>>>,
+    file: Option<SnapshotFile>,
     /// What the loads found: since when they fail, and the pause after a
     /// failed first load.
     loads: loads::Loads,
+    /// Bumped when the last good snapshot changes (shared by every account).
+    changed: Arc<watch::Sender<u64>>,
+}
+
+impl AccountFeed {
+    /// The state of `account`, with the last good feed from `file` if any.
+    pub fn open(
+        account: &AccountName,
+        file: Option<SnapshotFile>,
+        changed: Arc<watch::Sender<u64>>,
+    ) -> Self {
+        let last = file.as_ref().and_then(|file| match file.load() {
+            Ok(s) => s.map(Arc::new),
+            Err(e) => {
+                tracing::error!(%account, path = %file.path().display(), error = %e, "the stored last good feed cannot be read; starting without it");
+                None
+            }
+        });
+        Self {
+            last_good: RwLock::new(last),
+            file,
+            loads: loads::Loads::default(),
+            changed,
+        }
+    }
+
+    /// The last good snapshot, if any.
+    pub fn last_good(&self) -> Option<Arc<Snapshot>> {
+        self.last_good
+            .read()
+            .unwrap_or_else(|e| e.into_inner())
+            .clone()
+    }
+
+    fn set_last_good(&self, snapshot: Arc<Snapshot>) {
+        *self.last_good.write().unwrap_or_else(|e| e.into_inner()) = Some(snapshot);
+        self.changed.send_modify(|n| *n += 1);
+    }
+
+    /// Since when the loads of the feed have failed, if the last one did;
+    /// unlike the cache entry, this outlives the TTL.
+    pub fn failing_since(&self) -> Option<SystemTime> {
+        self.loads.failing_since()
+    }
+
+    /// A new token or a purge: worth asking Instagram at once.
+    pub fn end_pause(&self) {
+        self.loads.end_pause();
+    }
+}
+
+/// Fetches, caches and falls back, for every account. Share it behind an
+/// `Arc`.
+pub struct FeedService {
+    graph: GraphClient,
+    size: usize,
+    ttl: Duration,
+    current: Cache<AccountName, Arc<Current>>,
+    rendered: Cache<(u64, String, Filter), Arc<Rendered>>,
+    /// The last [`Current::version`] handed out (for every account, so a
+    /// version names one account's load).
+    version: AtomicU64,
     /// Render and compression jobs running at once: at most one per core.
     jobs: Arc<Semaphore>,
     metrics: Option<Metrics>,
@@ -96,38 +161,19 @@ pub struct FeedService {
 }
 
 impl FeedService {
-    /// A service that loads the last good feed from `file`, if any.
-    pub fn new(
-        graph: GraphClient,
-        tokens: Arc<TokenManager>,
-        size: usize,
-        ttl: Duration,
-        file: SnapshotFile,
-    ) -> Self {
-        let last = match file.load() {
-            Ok(s) => s.map(Arc::new),
-            Err(e) => {
-                tracing::error!(path = %file.path().display(), error = %e, "the stored last good feed cannot be read; starting without it");
-                None
-            }
-        };
+    /// A service fetching `size` posts per account with `graph`, fresh for
+    /// `ttl`.
+    pub fn new(graph: GraphClient, size: usize, ttl: Duration) -> Self {
         Self {
             graph,
-            tokens,
             size,
             ttl,
-            current: Cache::builder()
-                .max_capacity(1)
-                .expire_after(FreshOrStale { ttl })
-                .build(),
+            current: Cache::builder().expire_after(FreshOrStale { ttl }).build(),
             rendered: Cache::builder()
                 .max_capacity(RENDERED_BUDGET)
                 .weigher(|_, r: &Arc<Rendered>| r.weight())
                 .build(),
-            file,
-            last_good: watch::channel(last).0,
             version: AtomicU64::new(0),
-            loads: loads::Loads::default(),
             jobs: Arc::new(Semaphore::new(
                 std::thread::available_parallelism().map_or(2, usize::from),
             )),
@@ -148,15 +194,9 @@ impl FeedService {
         self
     }
 
-    /// The cached feed, if any, without fetching.
-    pub async fn peek(&self) -> Option<Arc<Current>> {
-        self.current.get(&()).await
-    }
-
-    /// Since when the loads of the feed have failed, if the last one did;
-    /// unlike [`Self::peek`], this outlives the cache entry.
-    pub fn failing_since(&self) -> Option<SystemTime> {
-        self.loads.failing_since()
+    /// The cached feed of `account`, if any, without fetching.
+    pub async fn peek(&self, account: &AccountName) -> Option<Arc<Current>> {
+        self.current.get(account).await
     }
 
     /// The configured freshness.
@@ -164,20 +204,11 @@ impl FeedService {
         self.ttl
     }
 
-    /// The last good snapshot, if any.
-    pub fn last_good(&self) -> Option<Arc<Snapshot>> {
-        self.last_good.borrow().clone()
-    }
-
-    /// Follows the last good snapshot (for the media proxy and readiness).
-    pub fn subscribe(&self) -> watch::Receiver<Option<Arc<Snapshot>>> {
-        self.last_good.subscribe()
-    }
-
-    /// The feed to serve: cached, freshly fetched, or the last good one.
-    pub async fn current(&self) -> Result<Arc<Current>, FeedUnavailable> {
+    /// The feed of `account` to serve: cached, freshly fetched, or the last
+    /// good one.
+    pub async fn current(&self, account: &Arc<Account>) -> Result<Arc<Current>, FeedUnavailable> {
         // The hot path: a plain lookup, cheaper than the entry API.
-        if let Some(cur) = self.current.get(&()).await {
+        if let Some(cur) = self.current.get(&account.name).await {
             if let Some(hits) = &self.hits {
                 hits.inc();
             }
@@ -185,13 +216,13 @@ impl FeedService {
         }
         // Concurrent callers share one load (below); later ones within the
         // pause after a failed first load get its answer without a call.
-        if let Some(error) = self.loads.paused() {
+        if let Some(error) = account.feed.loads.paused() {
             return Err(error);
         }
         let entry = self
             .current
-            .entry(())
-            .or_try_insert_with(self.load())
+            .entry(account.name.clone())
+            .or_try_insert_with(self.load(account))
             .await
             .map_err(|e| (*e).clone())?;
         if let Some(m) = &self.metrics {
@@ -206,11 +237,12 @@ impl FeedService {
     /// `effort` says how hard it is compressed (see [`Effort`]).
     pub async fn answer(
         &self,
+        account: &Arc<Account>,
         base: &str,
         filter: &Filter,
         effort: Effort,
     ) -> Result<Arc<Rendered>, FeedUnavailable> {
-        let current = self.current().await?;
+        let current = self.current(account).await?;
         Ok(self.rendered(&current, base, filter, effort).await)
     }
 
@@ -227,8 +259,9 @@ impl FeedService {
             .get_with(key, async {
                 let (snapshot, stale, ttl) = (cur.snapshot.clone(), cur.stale, self.ttl);
                 let (base, filter, jobs) = (base.to_string(), filter.clone(), self.jobs.clone());
+                let kept = self.size;
                 render::blocking(&self.jobs, move || {
-                    let doc = render::response(&snapshot, stale, &base, &filter);
+                    let doc = render::response(&snapshot, stale, &base, &filter, kept);
                     Arc::new(Rendered::new(&doc, snapshot.fetched_at, ttl, effort, jobs))
                 })
                 .await
@@ -236,12 +269,21 @@ impl FeedService {
             .await
     }
 
-    /// Drops the cached feed (the last good copy on disk stays).
-    pub fn purge(&self) {
+    /// Drops the cached feeds of every account (the last good copies stay).
+    pub fn purge(&self, accounts: &[Arc<Account>]) {
         self.current.invalidate_all();
         self.rendered.invalidate_all();
         self.bump();
-        self.loads.end_pause();
+        for account in accounts {
+            account.feed.end_pause();
+        }
+    }
+
+    /// Drops the cached feed of one account (a new token, or the account
+    /// removed); its rendered bodies age out of their budget.
+    pub async fn forget(&self, account: &Account) {
+        self.current.invalidate(&account.name).await;
+        account.feed.end_pause();
     }
 
     /// A new [`Current::version`].
@@ -249,13 +291,14 @@ impl FeedService {
         self.version.fetch_add(1, Ordering::AcqRel) + 1
     }
 
-    async fn load(&self) -> Result<Arc<Current>, FeedUnavailable> {
-        let Failed { reason, throttled } = match self.fetch().await {
+    async fn load(&self, account: &Account) -> Result<Arc<Current>, FeedUnavailable> {
+        let feed = &account.feed;
+        let Failed { reason, throttled } = match self.fetch(account).await {
             Ok(snapshot) => {
-                self.loads.succeeded();
+                feed.loads.succeeded();
                 let snapshot = Arc::new(snapshot);
-                self.persist(snapshot.clone()).await;
-                self.last_good.send_replace(Some(snapshot.clone()));
+                persist(account, snapshot.clone()).await;
+                feed.set_last_good(snapshot.clone());
                 return Ok(Arc::new(Current {
                     snapshot,
                     stale: false,
@@ -265,10 +308,10 @@ impl FeedService {
             }
             Err(failed) => failed,
         };
-        match self.last_good.borrow().clone() {
+        match feed.last_good() {
             Some(snapshot) => {
-                tracing::warn!(%reason, "feed fetch failed; serving the last good feed as stale");
-                self.loads.failed(None, throttled);
+                tracing::warn!(account = %account.name, %reason, "feed fetch failed; serving the last good feed as stale");
+                feed.loads.failed(None, throttled);
                 Ok(Arc::new(Current {
                     snapshot,
                     stale: true,
@@ -277,41 +320,43 @@ impl FeedService {
                 }))
             }
             None => {
-                tracing::warn!(%reason, "feed fetch failed and there is no last good feed");
+                tracing::warn!(account = %account.name, %reason, "feed fetch failed and there is no last good feed");
                 let error = FeedUnavailable::NeverFetched(reason);
-                self.loads.failed(Some(error.clone()), throttled);
+                feed.loads.failed(Some(error.clone()), throttled);
                 Err(error)
             }
         }
     }
 
     /// One upstream walk: the account and its recent media.
-    async fn fetch(&self) -> Result<Snapshot, Failed> {
+    async fn fetch(&self, account: &Account) -> Result<Snapshot, Failed> {
+        let tokens = &account.tokens;
         let unavailable = |e: TokenUnavailable| match e {
             TokenUnavailable::Invalid(_) => "the access token is invalid".to_string(),
             other => other.to_string(),
         };
-        let mut token = self.tokens.usable().map_err(|e| Failed {
+        let mut token = tokens.usable().map_err(|e| Failed {
             reason: unavailable(e),
             throttled: false,
         })?;
         let started = Instant::now();
         let mut retried = false;
         loop {
-            let (account, media) = tokio::join!(
+            let (user, media) = tokio::join!(
                 self.graph.me(&token),
                 self.graph.recent_media(&token, self.size)
             );
-            match account.and_then(|a| media.map(|m| (a, m))) {
-                Ok((account, media)) => {
-                    self.tokens.set_user(&token, &account).await;
+            match user.and_then(|u| media.map(|m| (u, m))) {
+                Ok((user, media)) => {
+                    tokens.set_user(&token, &user).await;
                     tracing::info!(
+                        account = %account.name,
                         posts = media.len(),
                         elapsed_ms = started.elapsed().as_millis() as u64,
                         "fetched the feed from Instagram"
                     );
                     return Ok(Snapshot {
-                        account,
+                        account: user,
                         media,
                         fetched_at: SystemTime::now(),
                     });
@@ -323,11 +368,11 @@ impl FeedService {
                     // retry with the new one rather than serve stale or
                     // blame the new token.
                     if !retried && matches!(err, GraphError::TokenInvalid { .. }) {
-                        drop(self.tokens.lock().await);
+                        drop(tokens.lock().await);
                     }
                     if !retried
                         && matches!(err, GraphError::TokenInvalid { .. })
-                        && let Ok(newer) = self.tokens.usable()
+                        && let Ok(newer) = tokens.usable()
                         && newer != token
                     {
                         tracing::info!(
@@ -337,7 +382,7 @@ impl FeedService {
                         retried = true;
                         continue;
                     }
-                    self.tokens.observe(&token, &err).await;
+                    tokens.observe(&token, &err).await;
                     return Err(Failed {
                         reason: err.to_string(),
                         throttled: matches!(err, GraphError::Throttled { .. }),
@@ -346,17 +391,22 @@ impl FeedService {
             }
         }
     }
+}
 
-    async fn persist(&self, snapshot: Arc<Snapshot>) {
-        let file = self.file.clone();
-        let result = tokio::task::spawn_blocking(move || file.save(&snapshot)).await;
-        match result {
-            Ok(Ok(())) => {}
-            Ok(Err(e)) => {
-                tracing::error!(path = %self.file.path().display(), error = %e, "could not store the last good feed")
-            }
-            Err(e) => tracing::error!(error = %e, "storing the last good feed panicked"),
+/// Stores `snapshot` as the account's last good feed (a failure is logged:
+/// the feed is served from memory meanwhile).
+async fn persist(account: &Account, snapshot: Arc<Snapshot>) {
+    let Some(file) = account.feed.file.clone() else {
+        return;
+    };
+    let path = file.path().to_path_buf();
+    let result = tokio::task::spawn_blocking(move || file.save(&snapshot)).await;
+    match result {
+        Ok(Ok(())) => {}
+        Ok(Err(e)) => {
+            tracing::error!(account = %account.name, path = %path.display(), error = %e, "could not store the last good feed")
         }
+        Err(e) => tracing::error!(error = %e, "storing the last good feed panicked"),
     }
 }
 

@@ -24,11 +24,27 @@ pub struct FeedResponse {
     pub user: Account,
     /// Posts, newest first.
     pub data: Vec<Post>,
+    /// Where `data` lies among the posts that match the filter.
+    pub paging: Paging,
     /// When this feed was fetched from Instagram (RFC 3339, UTC).
     #[schema(example = "2026-11-28T12:00:00Z")]
     pub fetched_at: String,
     /// True when Instagram failed and this is the last good feed.
     pub stale: bool,
+}
+
+/// Where a page of posts lies.
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+pub struct Paging {
+    /// Posts that match the filter, before `offset` and `limit`.
+    #[schema(example = 25)]
+    pub total: usize,
+    /// Matching posts skipped before `data`.
+    #[schema(example = 0)]
+    pub offset: usize,
+    /// The most posts `data` holds (the `limit` asked for, or all kept).
+    #[schema(example = 25)]
+    pub limit: usize,
 }
 
 /// One post, with Graph API field names.
@@ -64,6 +80,8 @@ pub struct Filter {
     /// Allowed media types; empty means all.
     pub types: Vec<MediaType>,
     pub limit: Option<usize>,
+    /// Matching posts to skip (applied after the type filter).
+    pub offset: usize,
 }
 
 impl Filter {
@@ -107,18 +125,29 @@ fn post(base: &str, m: &Media) -> Post {
     }
 }
 
-/// Builds the response document.
-pub fn response(snapshot: &Snapshot, stale: bool, base: &str, filter: &Filter) -> FeedResponse {
-    let limit = filter.limit.unwrap_or(usize::MAX);
+/// Builds the response document; without a `limit` the page holds up to
+/// `kept` posts (`IGFEED_FEED_SIZE`).
+pub fn response(
+    snapshot: &Snapshot,
+    stale: bool,
+    base: &str,
+    filter: &Filter,
+    kept: usize,
+) -> FeedResponse {
+    let limit = filter.limit.unwrap_or(kept);
+    let matching = || snapshot.media.iter().filter(|m| filter.admits(m));
     FeedResponse {
         user: snapshot.account.clone(),
-        data: snapshot
-            .media
-            .iter()
-            .filter(|m| filter.admits(m))
+        data: matching()
+            .skip(filter.offset)
             .take(limit)
             .map(|m| post(base, m))
             .collect(),
+        paging: Paging {
+            total: matching().count(),
+            offset: filter.offset,
+            limit,
+        },
         fetched_at: humantime::format_rfc3339_seconds(snapshot.fetched_at).to_string(),
         stale,
     }

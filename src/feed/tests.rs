@@ -32,26 +32,19 @@ fn snapshot(posts: usize) -> Arc<Snapshot> {
     })
 }
 
-fn service(dir: &std::path::Path) -> FeedService {
+fn service() -> FeedService {
     let graph = GraphClient::new(
         "http://127.0.0.1:9".parse().expect("a URL"),
         "v25.0",
         Duration::from_secs(1),
     )
     .expect("a client");
-    FeedService::new(
-        graph,
-        Arc::new(TokenManager::in_memory(None)),
-        200,
-        Duration::from_secs(300),
-        SnapshotFile::new(dir),
-    )
+    FeedService::new(graph, 200, Duration::from_secs(300))
 }
 
 #[tokio::test]
 async fn made_up_hosts_never_hold_more_than_the_rendered_budget() {
-    let dir = tempfile::tempdir().expect("a temp dir");
-    let feed = service(dir.path());
+    let feed = service();
     let current = Current {
         snapshot: snapshot(200),
         stale: false,

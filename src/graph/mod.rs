@@ -8,9 +8,11 @@ mod error;
 mod types;
 mod wire;
 
+use std::sync::Arc;
 use std::time::Duration;
 
 use reqwest::header::{HeaderValue, USER_AGENT};
+use tokio::sync::Semaphore;
 use url::Url;
 
 use crate::config::Secret;
@@ -27,6 +29,9 @@ pub const MAX_BODY_BYTES: usize = 4 * 1024 * 1024;
 pub const MAX_PAGE_SIZE: usize = 100;
 /// Most pages followed in one walk, so a misbehaving `next` chain ends.
 pub const MAX_PAGES: usize = 50;
+/// Upstream calls (Graph API and CDN together) in flight at once, by
+/// default (`IGFEED_UPSTREAM_CONCURRENCY`).
+pub const UPSTREAM_CONCURRENCY: usize = 16;
 
 /// Fields of a media list call; children come in the same call.
 const MEDIA_FIELDS: &str = "id,caption,media_type,media_url,permalink,thumbnail_url,timestamp,username,children{id,media_type,media_url,thumbnail_url}";
@@ -52,6 +57,8 @@ pub struct GraphClient {
     base: Url,
     version: String,
     metrics: Option<Metrics>,
+    /// Bounds the upstream calls in flight; shared with the CDN client.
+    limit: Arc<Semaphore>,
 }
 
 impl GraphClient {
@@ -72,7 +79,20 @@ impl GraphClient {
             base,
             version: version.to_string(),
             metrics: None,
+            limit: Arc::new(Semaphore::new(UPSTREAM_CONCURRENCY)),
         })
+    }
+
+    /// Allows at most `n` upstream calls in flight at once (this client's
+    /// and those of every client given [`Self::limit`]).
+    pub fn with_concurrency(mut self, n: usize) -> Self {
+        self.limit = Arc::new(Semaphore::new(n.max(1)));
+        self
+    }
+
+    /// The bound on upstream calls, to share with the CDN client.
+    pub fn limit(&self) -> Arc<Semaphore> {
+        self.limit.clone()
     }
 
     /// Counts every call by kind and outcome in `metrics`.
@@ -209,6 +229,13 @@ impl GraphClient {
         token: &Secret,
     ) -> Result<T, GraphError> {
         let scrub = |s: String| redact(&s, token);
+        // Held until the whole answer is read: at most the configured
+        // number of calls are in flight, whichever account they are for.
+        let _permit = self
+            .limit
+            .acquire()
+            .await
+            .map_err(|_| GraphError::Transient("shutting down".into()))?;
         let res = self
             .http
             .get(url)

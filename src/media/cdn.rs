@@ -2,7 +2,10 @@
 //! hosts in `IGFEED_MEDIA_HOSTS` (redirects included), only images and
 //! videos, and tells an expired signed URL from other failures.
 
+use std::sync::Arc;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use tokio::sync::Semaphore;
 
 use url::Url;
 
@@ -33,9 +36,17 @@ pub struct CdnClient {
     http: reqwest::Client,
     hosts: HostList,
     metrics: Metrics,
+    /// The bound on upstream calls in flight (shared with the Graph client).
+    limit: Arc<Semaphore>,
 }
 
 impl CdnClient {
+    /// Shares `limit`, the bound on upstream calls in flight.
+    pub fn with_limit(mut self, limit: Arc<Semaphore>) -> Self {
+        self.limit = limit;
+        self
+    }
+
     /// A client that reads each body chunk within `timeout`.
     pub fn new(
         hosts: HostList,
@@ -57,6 +68,7 @@ impl CdnClient {
             http,
             hosts,
             metrics,
+            limit: Arc::new(Semaphore::new(graph::UPSTREAM_CONCURRENCY)),
         })
     }
 
@@ -79,7 +91,13 @@ impl CdnClient {
         if let Some(range) = range {
             req = req.header(reqwest::header::RANGE, range);
         }
-        let res = req.send().await.map_err(|e| {
+        // Held until the answer's head arrives; the body is read (or
+        // streamed to the client) after, so a slow viewer of a long video
+        // never holds up other calls.
+        let permit = self.limit.acquire().await;
+        let res = req.send().await;
+        drop(permit);
+        let res = res.map_err(|e| {
             self.metrics.upstream("cdn", "transient", None);
             if e.is_timeout() {
                 MediaError::Timeout

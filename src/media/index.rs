@@ -1,79 +1,151 @@
-//! Which media ids the feed has, and their CDN URLs: built once per
-//! snapshot, so a request costs one hash lookup.
+//! Which media ids the accounts' feeds have, with their CDN URLs and the
+//! account they belong to: kept up to date per account as last good feeds
+//! change, so a request costs one hash lookup.
 
 use std::collections::HashMap;
 use std::sync::{Arc, RwLock};
 
 use super::MediaKey;
+use crate::accounts::{AccountName, Accounts};
 use crate::feed::Snapshot;
 
-/// The CDN URL of every media, video thumbnail and carousel child.
-#[derive(Debug, Default)]
+/// Where a media comes from.
+#[derive(Clone, Debug)]
+pub struct Source {
+    pub account: AccountName,
+    pub url: String,
+}
+
+/// The CDN URL of every media, video thumbnail and carousel child of one
+/// snapshot.
+pub fn urls(snapshot: &Snapshot) -> Vec<(MediaKey, String)> {
+    let mut out = Vec::new();
+    let mut add = |id: &str, media: &Option<String>, thumb: &Option<String>| {
+        for (thumbnail, url) in [(false, media), (true, thumb)] {
+            if let Some(u) = url {
+                let id = id.to_string();
+                out.push((MediaKey { id, thumbnail }, u.clone()));
+            }
+        }
+    };
+    for m in &snapshot.media {
+        add(&m.id, &m.media_url, &m.thumbnail_url);
+        for c in m.children.iter().flatten() {
+            add(&c.id, &c.media_url, &c.thumbnail_url);
+        }
+    }
+    out
+}
+
+/// Every key of `snapshot`, posts before thumbnails (for the warm-up).
+pub fn keys(snapshot: &Snapshot) -> Vec<MediaKey> {
+    let mut keys: Vec<MediaKey> = urls(snapshot).into_iter().map(|(k, _)| k).collect();
+    keys.sort_by(|a, b| (a.thumbnail, &a.id).cmp(&(b.thumbnail, &b.id)));
+    keys
+}
+
+#[derive(Default)]
+struct Index {
+    /// The feeds generation this reflects.
+    generation: Option<u64>,
+    sources: HashMap<MediaKey, Source>,
+    /// Per account: the snapshot indexed, and its keys.
+    indexed: HashMap<AccountName, (Arc<Snapshot>, Vec<MediaKey>)>,
+}
+
+/// The index of every account's last good feed.
+#[derive(Default)]
 pub struct MediaIndex {
-    urls: HashMap<MediaKey, String>,
+    inner: RwLock<Index>,
+}
+
+/// What an update of the index changed.
+#[derive(Default)]
+pub struct Changed {
+    /// Keys of feeds that were replaced or removed (their renewed URLs and,
+    /// for removed accounts, their cached bytes are stale).
+    pub gone: Vec<MediaKey>,
 }
 
 impl MediaIndex {
-    pub fn build(snapshot: &Snapshot) -> Self {
-        let mut urls = HashMap::new();
-        let mut add = |id: &str, media: &Option<String>, thumb: &Option<String>| {
-            if let Some(u) = media {
-                urls.insert(
-                    MediaKey {
-                        id: id.to_string(),
-                        thumbnail: false,
-                    },
-                    u.clone(),
-                );
-            }
-            if let Some(u) = thumb {
-                urls.insert(
-                    MediaKey {
-                        id: id.to_string(),
-                        thumbnail: true,
-                    },
-                    u.clone(),
-                );
-            }
-        };
-        for m in &snapshot.media {
-            add(&m.id, &m.media_url, &m.thumbnail_url);
-            for c in m.children.iter().flatten() {
-                add(&c.id, &c.media_url, &c.thumbnail_url);
-            }
-        }
-        Self { urls }
+    /// Where `key` comes from, bringing the index up to date first when a
+    /// feed changed since the last lookup.
+    pub fn lookup(&self, accounts: &Accounts, key: &MediaKey) -> (Option<Source>, Changed) {
+        let changed = self.update(accounts);
+        let source = self
+            .inner
+            .read()
+            .unwrap_or_else(|e| e.into_inner())
+            .sources
+            .get(key)
+            .cloned();
+        (source, changed)
     }
 
-    pub fn url(&self, key: &MediaKey) -> Option<&str> {
-        self.urls.get(key).map(String::as_str)
-    }
-
-    /// Every key, posts before thumbnails.
-    pub fn keys(&self) -> Vec<MediaKey> {
-        let mut keys: Vec<MediaKey> = self.urls.keys().cloned().collect();
-        keys.sort_by(|a, b| (a.thumbnail, &a.id).cmp(&(b.thumbnail, &b.id)));
-        keys
-    }
-}
-
-/// The index of the latest snapshot seen.
-#[derive(Default)]
-pub(super) struct IndexCache {
-    last: RwLock<Option<(Arc<Snapshot>, Arc<MediaIndex>)>>,
-}
-
-impl IndexCache {
-    /// The index of `snapshot`, and whether it was just built (a new feed).
-    pub fn get(&self, snapshot: &Arc<Snapshot>) -> (Arc<MediaIndex>, bool) {
-        if let Some((s, i)) = &*self.last.read().unwrap_or_else(|e| e.into_inner())
-            && Arc::ptr_eq(s, snapshot)
+    /// Re-indexes the accounts whose last good feed changed (nothing when
+    /// the feeds generation is the one indexed).
+    pub fn update(&self, accounts: &Accounts) -> Changed {
+        let generation = accounts.feeds_generation();
+        if self
+            .inner
+            .read()
+            .unwrap_or_else(|e| e.into_inner())
+            .generation
+            == Some(generation)
         {
-            return (i.clone(), false);
+            return Changed::default();
         }
-        let index = Arc::new(MediaIndex::build(snapshot));
-        *self.last.write().unwrap_or_else(|e| e.into_inner()) =
-            Some((snapshot.clone(), index.clone()));
-        (index, true)
+        let mut index = self.inner.write().unwrap_or_else(|e| e.into_inner());
+        if index.generation == Some(generation) {
+            return Changed::default();
+        }
+        let mut changed = Changed::default();
+        let mut seen = std::collections::HashSet::new();
+        for account in accounts.list() {
+            seen.insert(account.name.clone());
+            let last = account.feed.last_good();
+            let same = match (index.indexed.get(&account.name), &last) {
+                (Some((old, _)), Some(new)) => Arc::ptr_eq(old, new),
+                (None, None) => true,
+                _ => false,
+            };
+            if same {
+                continue;
+            }
+            index.drop_account(&account.name, &mut changed);
+            if let Some(snapshot) = last {
+                let entries = urls(&snapshot);
+                let keys = entries.iter().map(|(k, _)| k.clone()).collect();
+                for (key, url) in entries {
+                    let account = account.name.clone();
+                    index.sources.entry(key).or_insert(Source { account, url });
+                }
+                index.indexed.insert(account.name.clone(), (snapshot, keys));
+            }
+        }
+        let removed: Vec<AccountName> = index
+            .indexed
+            .keys()
+            .filter(|name| !seen.contains(*name))
+            .cloned()
+            .collect();
+        for name in removed {
+            index.drop_account(&name, &mut changed);
+        }
+        index.generation = Some(generation);
+        changed
+    }
+}
+
+impl Index {
+    fn drop_account(&mut self, name: &AccountName, changed: &mut Changed) {
+        if let Some((_, keys)) = self.indexed.remove(name) {
+            for key in keys {
+                if self.sources.get(&key).is_some_and(|s| &s.account == name) {
+                    self.sources.remove(&key);
+                }
+                changed.gone.push(key);
+            }
+        }
     }
 }

@@ -2,13 +2,13 @@
 //! this origin, kept in a byte-bounded cache, with expired CDN URLs
 //! recovered through the Graph API.
 //!
-//! Only ids of the current or last good feed are served (no open proxy);
+//! Only ids of some account's last good feed are served (no open proxy);
 //! media come only from hosts in `IGFEED_MEDIA_HOSTS`; objects larger than
 //! `IGFEED_MEDIA_MAX_OBJECT` are streamed through, never held whole.
 //!
 //! - [`cache`]: the cached objects and how a CDN answer becomes one.
 //! - [`cdn`]: the CDN client (allowed hosts, served types, URL expiry).
-//! - [`index`]: which ids the feed has, with their CDN URLs.
+//! - [`index`]: which ids the accounts' feeds have, with their CDN URLs.
 //! - [`warm`]: the background warm-up after each new feed.
 
 pub mod cache;
@@ -23,14 +23,14 @@ use std::time::Duration;
 use moka::future::Cache;
 use prometheus_client::metrics::counter::Counter;
 
+use crate::accounts::Accounts;
 use crate::config::HostList;
-use crate::feed::{FeedService, Snapshot};
+use crate::feed::Snapshot;
 use crate::graph::GraphClient;
 use crate::metrics::Metrics;
-use crate::token::TokenManager;
 pub use cache::Cached;
 pub use cdn::CdnClient;
-pub use index::MediaIndex;
+pub use index::{MediaIndex, Source};
 
 /// A media item: a post's or child's image/video, or a video's thumbnail.
 #[derive(Clone, Debug, PartialEq, Eq, Hash)]
@@ -84,9 +84,8 @@ pub struct MediaService {
     large: Cache<MediaKey, ()>,
     /// Fresh CDN URLs learnt from the Graph API after an expiry.
     fresh_urls: Mutex<HashMap<MediaKey, String>>,
-    index: index::IndexCache,
-    feed: Arc<FeedService>,
-    tokens: Arc<TokenManager>,
+    index: MediaIndex,
+    accounts: Arc<Accounts>,
     graph: GraphClient,
     hits: Counter,
     misses: Counter,
@@ -108,12 +107,12 @@ pub struct MediaSettings {
 impl MediaService {
     pub fn new(
         settings: MediaSettings,
-        feed: Arc<FeedService>,
-        tokens: Arc<TokenManager>,
+        accounts: Arc<Accounts>,
         graph: GraphClient,
         metrics: &Metrics,
     ) -> Result<Self, reqwest::Error> {
-        let cdn = CdnClient::new(settings.hosts, settings.timeout, metrics.clone())?;
+        let cdn = CdnClient::new(settings.hosts, settings.timeout, metrics.clone())?
+            .with_limit(graph.limit());
         Ok(Self {
             cdn,
             timeout: settings.timeout,
@@ -121,18 +120,17 @@ impl MediaService {
             cache: cache::new_cache(settings.budget, metrics),
             large: Cache::builder().max_capacity(10_000).build(),
             fresh_urls: Mutex::new(HashMap::new()),
-            index: index::IndexCache::default(),
-            feed,
-            tokens,
+            index: MediaIndex::default(),
+            accounts,
             graph,
             hits: metrics.media_lookup("hit"),
             misses: metrics.media_lookup("miss"),
         })
     }
 
-    /// The feed whose media this serves.
-    pub fn feed(&self) -> &Arc<FeedService> {
-        &self.feed
+    /// The accounts whose media this serves.
+    pub fn accounts(&self) -> &Arc<Accounts> {
+        &self.accounts
     }
 
     /// Bytes held by the cache now (after moka's pending bookkeeping).
@@ -147,53 +145,36 @@ impl MediaService {
         self.large.invalidate_all();
     }
 
-    /// The index of the last good feed, fetching the feed once if none was
-    /// loaded yet (shared with `/feed`).
-    async fn current_index(&self) -> Option<Arc<MediaIndex>> {
-        let snapshot = match self.feed.last_good() {
-            Some(snapshot) => snapshot,
-            None => {
-                let _ = self.feed.current().await;
-                self.feed.last_good()?
-            }
-        };
-        Some(self.indexed(&snapshot))
-    }
-
-    /// The index of `snapshot`; a new feed brings new CDN URLs, so the ones
-    /// learnt for the previous feed are dropped.
-    fn indexed(&self, snapshot: &Arc<Snapshot>) -> Arc<MediaIndex> {
-        let (index, new) = self.index.get(snapshot);
-        if new {
-            self.fresh_urls
-                .lock()
-                .unwrap_or_else(|e| e.into_inner())
-                .clear();
+    /// Drops the cached objects of a removed account's last feed.
+    pub async fn forget(&self, snapshot: &Snapshot) {
+        for key in index::keys(snapshot) {
+            self.cache.invalidate(&key).await;
+            self.large.invalidate(&key).await;
         }
-        index
+        self.index.update(&self.accounts);
     }
 
-    /// The CDN URL to fetch `key` from (a fresh one if learnt).
-    async fn url_of(&self, key: &MediaKey) -> Result<String, MediaError> {
-        let index = self.current_index().await.ok_or(MediaError::NotFound)?;
-        let url = index.url(key).ok_or(MediaError::NotFound)?;
-        let fresh = self
-            .fresh_urls
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .get(key)
-            .cloned();
-        Ok(fresh.unwrap_or_else(|| url.to_string()))
+    /// Where `key` comes from: which account, and the CDN URL to fetch
+    /// (a renewed one if learnt). URLs renewed for feeds that have since
+    /// been replaced are dropped: a new feed brings new URLs.
+    fn source(&self, key: &MediaKey) -> Result<Source, MediaError> {
+        let (source, changed) = self.index.lookup(&self.accounts, key);
+        let mut fresh = self.fresh_urls.lock().unwrap_or_else(|e| e.into_inner());
+        for gone in &changed.gone {
+            fresh.remove(gone);
+        }
+        let mut source = source.ok_or(MediaError::NotFound)?;
+        if let Some(url) = fresh.get(key) {
+            source.url = url.clone();
+        }
+        Ok(source)
     }
 
     /// Serves `key`: from the cache, or fetched once however many ask at
     /// once; too-large objects come back as a stream (with `range` passed on).
     pub async fn get(&self, key: &MediaKey, range: Option<&str>) -> Result<Fetched, MediaError> {
         // Known ids only, before anything touches the cache or the CDN.
-        let index = self.current_index().await.ok_or(MediaError::NotFound)?;
-        if index.url(key).is_none() {
-            return Err(MediaError::NotFound);
-        }
+        self.source(key)?;
         if let Some(hit) = self.cache.get(key).await {
             self.hits.inc();
             return Ok(Fetched::Cached(hit));
@@ -249,21 +230,26 @@ impl MediaService {
         key: &MediaKey,
         range: Option<&str>,
     ) -> Result<reqwest::Response, MediaError> {
-        let url = self.url_of(key).await?;
-        if !cdn::url_expired(&url) {
-            match self.cdn.get(&url, range).await {
+        let source = self.source(key)?;
+        if !cdn::url_expired(&source.url) {
+            match self.cdn.get(&source.url, range).await {
                 Err(e) if e.is_expired_url() => {}
                 other => return other,
             }
         }
         self.cdn.count_expired();
-        let url = self.recover(key).await?;
+        let url = self.recover(key, &source).await?;
         self.cdn.get(&url, range).await
     }
 
-    /// Asks the Graph API for the media's current URL and remembers it.
-    async fn recover(&self, key: &MediaKey) -> Result<String, MediaError> {
-        let token = self
+    /// Asks the Graph API, with the token of the media's account, for its
+    /// current URL and remembers it.
+    async fn recover(&self, key: &MediaKey, source: &Source) -> Result<String, MediaError> {
+        let account = self
+            .accounts
+            .get(&source.account)
+            .ok_or(MediaError::NotFound)?;
+        let token = account
             .tokens
             .usable()
             .map_err(|e| MediaError::NotRenewed(e.to_string()))?;

@@ -1,24 +1,44 @@
 //! The background warm-up: each new feed's media are fetched into the cache
 //! a few at a time, while their signed CDN URLs are still fresh, so the
-//! first visitor does not wait for the CDN.
+//! first visitor does not wait for the CDN. One task follows every account.
 
+use std::collections::HashMap;
 use std::sync::Arc;
 
 use futures_util::StreamExt;
 use tokio::sync::watch;
 
-use super::MediaService;
+use super::{MediaService, index};
+use crate::accounts::AccountName;
+use crate::feed::Snapshot;
 
-/// Media fetched at once when warming the cache after a new feed.
+/// Media fetched at once when warming the cache after a new feed (the
+/// shared bound on upstream calls applies on top).
 pub const WARM_CONCURRENCY: usize = 4;
 
 /// Warms the cache for every new last good feed until shutdown.
 pub async fn run(media: Arc<MediaService>, mut shutdown: watch::Receiver<bool>) {
-    let mut feeds = media.feed().subscribe();
+    let mut feeds = media.accounts().subscribe_feeds();
+    let mut warmed: HashMap<AccountName, Arc<Snapshot>> = HashMap::new();
     loop {
-        let snapshot = feeds.borrow_and_update().clone();
-        if let Some(snapshot) = snapshot {
-            let keys = media.indexed(&snapshot).keys();
+        feeds.mark_unchanged();
+        let mut keys = Vec::new();
+        let accounts = media.accounts().list();
+        warmed.retain(|name, _| accounts.iter().any(|a| &a.name == name));
+        for account in accounts {
+            let Some(snapshot) = account.feed.last_good() else {
+                continue;
+            };
+            if warmed
+                .get(&account.name)
+                .is_some_and(|w| Arc::ptr_eq(w, &snapshot))
+            {
+                continue;
+            }
+            keys.extend(index::keys(&snapshot));
+            warmed.insert(account.name.clone(), snapshot);
+        }
+        if !keys.is_empty() {
             let work =
                 futures_util::stream::iter(keys).for_each_concurrent(WARM_CONCURRENCY, |k| {
                     let media = media.clone();

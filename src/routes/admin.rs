@@ -1,15 +1,19 @@
-//! `/admin/*`: the token (read, put, refresh) and cache purge, behind
-//! `Authorization: Bearer $IGFEED_ADMIN_KEY`. Without a configured key every
-//! admin path answers 404, as if it did not exist.
+//! `/admin/*`: accounts and their tokens (list, put, delete, read,
+//! refresh), and cache purge, behind `Authorization: Bearer
+//! $IGFEED_ADMIN_KEY`. `/admin/token…` stands for the account `default`.
+//! Without a configured key every admin path answers 404, as if it did not
+//! exist.
 
+use std::sync::Arc;
 use std::time::SystemTime;
 
-use axum::extract::{FromRequestParts, State};
-use axum::http::header;
+use axum::extract::{FromRequestParts, Path, State};
 use axum::http::request::Parts;
+use axum::http::{StatusCode, header};
 use serde::{Deserialize, Serialize};
 
 use super::token::{TokenInfo, TokenWithSecret, info};
+use crate::accounts::{Account, AccountName};
 use crate::config::Secret;
 use crate::error::{ApiError, Json, Problem};
 use crate::graph::{GraphError, redact};
@@ -65,13 +69,17 @@ impl FromRequestParts<AppState> for Admin {
         (status = 404, description = "No admin key is configured", body = Problem, content_type = "application/problem+json"),
     ))]
 pub async fn get_admin_token(_: Admin, State(state): State<AppState>) -> Json<TokenWithSecret> {
-    tracing::info!("admin: token read");
-    let token = state
+    with_secret(&state.accounts.default_account())
+}
+
+fn with_secret(account: &Account) -> Json<TokenWithSecret> {
+    tracing::info!(account = %account.name, "admin: token read");
+    let token = account
         .tokens
         .record()
         .map(|r| r.access_token.expose().to_string());
     Json(TokenWithSecret {
-        info: info(&state.tokens),
+        info: info(account),
         access_token: token,
     })
 }
@@ -109,6 +117,17 @@ pub async fn put_admin_token(
     State(state): State<AppState>,
     Json(body): Json<PutToken>,
 ) -> Result<Json<TokenInfo>, ApiError> {
+    let (_, answer) = put_token(&state, AccountName::default_account(), body).await?;
+    Ok(answer)
+}
+
+/// Checks `body`'s token with Instagram, then stores it as `name`'s token,
+/// creating the account if needed; `true` when it was created.
+async fn put_token(
+    state: &AppState,
+    name: AccountName,
+    body: PutToken,
+) -> Result<(bool, Json<TokenInfo>), ApiError> {
     let candidate = body.access_token.trim();
     if candidate.is_empty() || candidate.len() > 4096 || candidate.chars().any(char::is_whitespace)
     {
@@ -119,7 +138,7 @@ pub async fn put_admin_token(
     let token = Secret::new(candidate);
     let user = state.graph.me(&token).await.map_err(|e| {
         let detail = redact(&e.to_string(), &token);
-        tracing::warn!(error = %detail, "admin: new token not accepted");
+        tracing::warn!(account = %name, error = %detail, "admin: new token not accepted");
         match e {
             GraphError::TokenInvalid { .. } | GraphError::BadRequest { .. } => {
                 ApiError::TokenRejected(detail)
@@ -127,22 +146,32 @@ pub async fn put_admin_token(
             _ => ApiError::TokenUnchecked(detail),
         }
     })?;
-    let held = state.tokens.lock().await;
-    let seed = state.tokens.record().and_then(|r| r.seed);
+    // One change of the account set at a time: a concurrent PUT or DELETE
+    // of this account waits, so the token stored is one that validated and
+    // never lands in a removed account.
+    let set = state.accounts.lock().await;
+    let (account, created) = state
+        .accounts
+        .get_or_create(&set, &name)
+        .map_err(|e| ApiError::Storage(e.to_string()))?;
+    let held = account.tokens.lock().await;
+    let seed = account.tokens.record().and_then(|r| r.seed);
     let mut rec = TokenRecord::first_seen(token, SystemTime::now(), seed);
     rec.user = Some(user.clone());
     // In use even when the write fails (and then retried): the caller
     // hears that it is not stored yet.
-    let stored = state.tokens.store(&held, rec).await;
+    let stored = account.tokens.store(&held, rec).await;
     drop(held);
-    state.tokens.set_refresh_failures(0);
-    state.feed.purge();
+    drop(set);
+    account.tokens.set_refresh_failures(0);
+    state.feed.forget(&account).await;
     if stored.is_err() {
-        tracing::error!(user = %user.username, "admin: token replaced in memory but not stored");
+        tracing::error!(account = %name, user = %user.username, "admin: token replaced in memory but not stored");
         return Err(ApiError::PersistFailed("accepted"));
     }
-    tracing::info!(user = %user.username, "admin: token replaced");
-    Ok(Json(info(&state.tokens)))
+    let verb = if created { "added" } else { "token replaced" };
+    tracing::info!(account = %name, user = %user.username, "admin: account {verb}");
+    Ok((created, Json(info(&account))))
 }
 
 /// Refreshes the token now.
@@ -160,9 +189,13 @@ pub async fn refresh_admin_token(
     _: Admin,
     State(state): State<AppState>,
 ) -> Result<Json<TokenInfo>, ApiError> {
-    tracing::info!("admin: refresh requested");
-    match refresh_step(&state.tokens, &state.graph, SystemTime::now(), true).await {
-        Step::Refreshed(_) | Step::NotDue(_) => Ok(Json(info(&state.tokens))),
+    refresh(&state, &state.accounts.default_account()).await
+}
+
+async fn refresh(state: &AppState, account: &Account) -> Result<Json<TokenInfo>, ApiError> {
+    tracing::info!(account = %account.name, "admin: refresh requested");
+    match refresh_step(&account.tokens, &state.graph, SystemTime::now(), true).await {
+        Step::Refreshed(_) | Step::NotDue(_) => Ok(Json(info(account))),
         Step::RefreshedNotStored(_) => Err(ApiError::PersistFailed("refreshed")),
         Step::Missing => Err(ApiError::Conflict(
             "there is no token to refresh; put one first",
@@ -177,6 +210,160 @@ pub async fn refresh_admin_token(
     }
 }
 
+/// Every account, with its token's status and its feed (never a token).
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+pub struct AccountList {
+    /// By name.
+    pub accounts: Vec<AccountSummary>,
+}
+
+/// One account in [`AccountList`].
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+pub struct AccountSummary {
+    #[serde(flatten)]
+    pub token: TokenInfo,
+    /// The last failed refresh's error, until a refresh succeeds.
+    pub last_error: Option<String>,
+    /// Why Instagram rejected the token, when it is `invalid`.
+    pub invalid_reason: Option<String>,
+    /// When the account's last good feed was fetched (RFC 3339), if ever.
+    pub feed_fetched_at: Option<String>,
+    /// Posts in the last good feed.
+    pub posts: Option<usize>,
+}
+
+/// Every account and its status.
+#[utoipa::path(get, path = "/admin/accounts", tag = "admin", security(("admin_key" = [])),
+    responses(
+        (status = 200, description = "Every account (no tokens)", body = AccountList),
+        (status = 401, description = "Wrong or missing admin key", body = Problem, content_type = "application/problem+json"),
+        (status = 404, description = "No admin key is configured", body = Problem, content_type = "application/problem+json"),
+    ))]
+pub async fn list_accounts(_: Admin, State(state): State<AppState>) -> Json<AccountList> {
+    let accounts = state
+        .accounts
+        .list()
+        .iter()
+        .map(|account| {
+            let rec = account.tokens.record();
+            let last = account.feed.last_good();
+            AccountSummary {
+                token: info(account),
+                last_error: rec.as_ref().and_then(|r| r.last_error.clone()),
+                invalid_reason: rec.as_ref().and_then(|r| r.invalid.clone()),
+                feed_fetched_at: last
+                    .as_ref()
+                    .map(|s| humantime::format_rfc3339_seconds(s.fetched_at).to_string()),
+                posts: last.as_ref().map(|s| s.media.len()),
+            }
+        })
+        .collect();
+    Json(AccountList { accounts })
+}
+
+/// Adds an account, or replaces its token, after checking it with Instagram.
+#[utoipa::path(put, path = "/admin/accounts/{account}", tag = "admin", security(("admin_key" = [])),
+    params(("account" = String, Path, description = "The account's name", pattern = "^[a-z0-9][a-z0-9-]{0,39}$")),
+    request_body = PutToken,
+    responses(
+        (status = 200, description = "Token replaced and stored; the new status", body = TokenInfo),
+        (status = 201, description = "Account added and stored; its status", body = TokenInfo),
+        (status = 400, description = "Bad account name, or not a JSON body of the documented shape", body = Problem, content_type = "application/problem+json"),
+        (status = 401, description = "Wrong or missing admin key", body = Problem, content_type = "application/problem+json"),
+        (status = 404, description = "No admin key is configured", body = Problem, content_type = "application/problem+json"),
+        (status = 413, description = "Body too large", body = Problem, content_type = "application/problem+json"),
+        (status = 415, description = "Not application/json", body = Problem, content_type = "application/problem+json"),
+        (status = 422, description = "Instagram rejected the token; nothing changed", body = Problem, content_type = "application/problem+json"),
+        (status = 500, description = "Accepted and in use, but not stored (`urn:igfeed:persist-failed`); igfeed retries the write", body = Problem, content_type = "application/problem+json"),
+        (status = 502, description = "Instagram could not be asked; nothing changed", body = Problem, content_type = "application/problem+json"),
+    ))]
+pub async fn put_account(
+    _: Admin,
+    State(state): State<AppState>,
+    Path(name): Path<String>,
+    Json(body): Json<PutToken>,
+) -> Result<(StatusCode, Json<TokenInfo>), ApiError> {
+    let name = AccountName::parse(&name).map_err(|e| ApiError::BadRequest(e.to_string()))?;
+    let (created, answer) = put_token(&state, name, body).await?;
+    let status = if created {
+        StatusCode::CREATED
+    } else {
+        StatusCode::OK
+    };
+    Ok((status, answer))
+}
+
+/// Removes an account: its stored state, its cached feed and its media.
+/// (`default` is emptied: it stays, without a token.)
+#[utoipa::path(delete, path = "/admin/accounts/{account}", tag = "admin", security(("admin_key" = [])),
+    params(("account" = String, Path, description = "The account's name", pattern = "^[a-z0-9][a-z0-9-]{0,39}$")),
+    responses(
+        (status = 204, description = "Removed"),
+        (status = 400, description = "Bad account name", body = Problem, content_type = "application/problem+json"),
+        (status = 401, description = "Wrong or missing admin key", body = Problem, content_type = "application/problem+json"),
+        (status = 404, description = "No such account (or no admin key is configured)", body = Problem, content_type = "application/problem+json"),
+        (status = 500, description = "The data dir refused the change; nothing changed", body = Problem, content_type = "application/problem+json"),
+    ))]
+pub async fn delete_account(
+    _: Admin,
+    State(state): State<AppState>,
+    Path(name): Path<String>,
+) -> Result<StatusCode, ApiError> {
+    let name = AccountName::parse(&name).map_err(|e| ApiError::BadRequest(e.to_string()))?;
+    let set = state.accounts.lock().await;
+    let removed = state
+        .accounts
+        .remove(&set, &name)
+        .map_err(|e| ApiError::Storage(e.to_string()))?
+        .ok_or_else(|| ApiError::UnknownAccount(name.to_string()))?;
+    drop(set);
+    state.feed.forget(&removed).await;
+    if let Some(last) = removed.feed.last_good() {
+        state.media.forget(&last).await;
+    }
+    tracing::info!(account = %name, "admin: account removed");
+    Ok(StatusCode::NO_CONTENT)
+}
+
+/// An account's token status with the token itself.
+#[utoipa::path(get, path = "/admin/accounts/{account}/token", tag = "admin", security(("admin_key" = [])),
+    params(("account" = String, Path, description = "The account's name", pattern = "^[a-z0-9][a-z0-9-]{0,39}$")),
+    responses(
+        (status = 200, description = "Status and token", body = TokenWithSecret),
+        (status = 400, description = "Bad account name", body = Problem, content_type = "application/problem+json"),
+        (status = 401, description = "Wrong or missing admin key", body = Problem, content_type = "application/problem+json"),
+        (status = 404, description = "No such account (or no admin key is configured)", body = Problem, content_type = "application/problem+json"),
+    ))]
+pub async fn get_account_token(
+    _: Admin,
+    State(state): State<AppState>,
+    Path(name): Path<String>,
+) -> Result<Json<TokenWithSecret>, ApiError> {
+    Ok(with_secret(&*super::account(&state, &name)?))
+}
+
+/// Refreshes an account's token now.
+#[utoipa::path(post, path = "/admin/accounts/{account}/token/refresh", tag = "admin", security(("admin_key" = [])),
+    params(("account" = String, Path, description = "The account's name", pattern = "^[a-z0-9][a-z0-9-]{0,39}$")),
+    responses(
+        (status = 200, description = "Refreshed; the new status", body = TokenInfo),
+        (status = 400, description = "Bad account name", body = Problem, content_type = "application/problem+json"),
+        (status = 401, description = "Wrong or missing admin key", body = Problem, content_type = "application/problem+json"),
+        (status = 404, description = "No such account (or no admin key is configured)", body = Problem, content_type = "application/problem+json"),
+        (status = 409, description = "No usable token to refresh", body = Problem, content_type = "application/problem+json"),
+        (status = 422, description = "Instagram rejected the token", body = Problem, content_type = "application/problem+json"),
+        (status = 500, description = "Refreshed and in use, but the new token could not be stored (`urn:igfeed:persist-failed`); igfeed retries the write", body = Problem, content_type = "application/problem+json"),
+        (status = 502, description = "The refresh failed; the current token stays", body = Problem, content_type = "application/problem+json"),
+    ))]
+pub async fn refresh_account_token(
+    _: Admin,
+    State(state): State<AppState>,
+    Path(name): Path<String>,
+) -> Result<Json<TokenInfo>, ApiError> {
+    let account: Arc<Account> = super::account(&state, &name)?;
+    refresh(&state, &account).await
+}
+
 /// What a purge dropped.
 #[derive(Debug, Serialize, utoipa::ToSchema)]
 pub struct Purged {
@@ -184,7 +371,8 @@ pub struct Purged {
     pub status: &'static str,
 }
 
-/// Drops the cached feed and media (the last good feed on disk stays).
+/// Drops the cached feeds and media of every account (the last good feeds
+/// on disk stay).
 #[utoipa::path(post, path = "/admin/cache/purge", tag = "admin", security(("admin_key" = [])),
     responses(
         (status = 200, description = "Caches dropped", body = Purged),
@@ -192,7 +380,7 @@ pub struct Purged {
         (status = 404, description = "No admin key is configured", body = Problem, content_type = "application/problem+json"),
     ))]
 pub async fn purge_cache(_: Admin, State(state): State<AppState>) -> Json<Purged> {
-    state.feed.purge();
+    state.feed.purge(&state.accounts.list());
     state.media.purge();
     tracing::info!("admin: caches purged");
     Json(Purged { status: "purged" })

@@ -1,17 +1,20 @@
 //! `GET /feed`: the cached feed as JSON, with validators, conditional
 //! requests and pre-compressed bodies.
 
-use axum::extract::{Request, State};
+use std::sync::Arc;
+
+use axum::extract::{Path, Request, State};
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 
+use crate::accounts::Account;
 use crate::error::{ApiError, Problem};
 use crate::feed::{Effort, Filter, Rendered};
 use crate::graph::MediaType;
 use crate::http::{self, Encoding};
 use crate::state::AppState;
 
-/// The account's recent posts.
+/// The `default` account's recent posts (the same as `/feeds/default`).
 #[utoipa::path(
     get,
     path = "/feed",
@@ -19,6 +22,7 @@ use crate::state::AppState;
     params(
         ("limit" = Option<usize>, Query, description = "Most posts to return, 1..=IGFEED_FEED_SIZE (the maximum here is this server's setting); default all kept", minimum = 1, maximum = 25),
         ("type" = Option<String>, Query, description = "Comma list of IMAGE, VIDEO, CAROUSEL_ALBUM; applied before the limit", example = "IMAGE,CAROUSEL_ALBUM", pattern = "^(IMAGE|VIDEO|CAROUSEL_ALBUM)(,(IMAGE|VIDEO|CAROUSEL_ALBUM))*$"),
+        ("offset" = Option<usize>, Query, description = "Matching posts to skip (after the type filter)", minimum = 0, maximum = 200),
     ),
     responses(
         (status = 200, description = "The feed", body = crate::feed::render::FeedResponse,
@@ -29,6 +33,44 @@ use crate::state::AppState;
     )
 )]
 pub async fn get_feed(State(state): State<AppState>, req: Request) -> Result<Response, ApiError> {
+    let account = state.accounts.default_account();
+    serve(&state, &account, req).await
+}
+
+/// An account's recent posts.
+#[utoipa::path(
+    get,
+    path = "/feeds/{account}",
+    tag = "feed",
+    params(
+        ("account" = String, Path, description = "The account's name", pattern = "^[a-z0-9][a-z0-9-]{0,39}$"),
+        ("limit" = Option<usize>, Query, description = "Most posts to return, 1..=IGFEED_FEED_SIZE (the maximum here is this server's setting); default all kept", minimum = 1, maximum = 25),
+        ("type" = Option<String>, Query, description = "Comma list of IMAGE, VIDEO, CAROUSEL_ALBUM; applied before the limit", example = "IMAGE,CAROUSEL_ALBUM", pattern = "^(IMAGE|VIDEO|CAROUSEL_ALBUM)(,(IMAGE|VIDEO|CAROUSEL_ALBUM))*$"),
+        ("offset" = Option<usize>, Query, description = "Matching posts to skip (after the type filter)", minimum = 0, maximum = 200),
+    ),
+    responses(
+        (status = 200, description = "The feed", body = crate::feed::render::FeedResponse,
+            headers(("ETag" = String), ("Last-Modified" = String), ("Cache-Control" = String))),
+        (status = 304, description = "Not modified (If-None-Match matched)"),
+        (status = 400, description = "Bad account name or query parameter", body = Problem, content_type = "application/problem+json"),
+        (status = 404, description = "No such account", body = Problem, content_type = "application/problem+json"),
+        (status = 503, description = "No feed was ever fetched", body = Problem, content_type = "application/problem+json"),
+    )
+)]
+pub async fn get_account_feed(
+    State(state): State<AppState>,
+    Path(name): Path<String>,
+    req: Request,
+) -> Result<Response, ApiError> {
+    let account = super::account(&state, &name)?;
+    serve(&state, &account, req).await
+}
+
+async fn serve(
+    state: &AppState,
+    account: &Arc<Account>,
+    req: Request,
+) -> Result<Response, ApiError> {
     let (query, headers) = (req.uri().query().unwrap_or(""), req.headers());
     let filter = parse_filter(query, state.config.feed_size)?;
     let base = http::public_base(state.config.public_url.as_deref(), req.uri(), headers)?;
@@ -40,7 +82,7 @@ pub async fn get_feed(State(state): State<AppState>, req: Request) -> Result<Res
     } else {
         Effort::Fast
     };
-    let rendered = state.feed.answer(&base, &filter, effort).await?;
+    let rendered = state.feed.answer(account, &base, &filter, effort).await?;
     Ok(respond(&rendered, headers, !configured).await)
 }
 
@@ -79,7 +121,8 @@ async fn respond(r: &Rendered, req: &HeaderMap, from_request: bool) -> Response 
     (StatusCode::OK, headers, r.encoded(encoding).await).into_response()
 }
 
-/// Parses `limit` and `type`; unknown parameters (cache busters) are ignored.
+/// Parses `limit`, `type` and `offset`; unknown parameters (cache busters)
+/// are ignored.
 pub fn parse_filter(query: &str, feed_size: usize) -> Result<Filter, ApiError> {
     let mut filter = Filter::default();
     for (key, value) in url::form_urlencoded::parse(query.as_bytes()) {
@@ -96,6 +139,20 @@ pub fn parse_filter(query: &str, feed_size: usize) -> Result<Filter, ApiError> {
                         truncate(&value)
                     ))
                 })?);
+            }
+            "offset" => {
+                let n = value
+                    .trim()
+                    .parse::<usize>()
+                    .ok()
+                    .filter(|n| *n <= crate::config::MAX_FEED_SIZE);
+                filter.offset = n.ok_or_else(|| {
+                    ApiError::BadRequest(format!(
+                        "offset must be a whole number from 0 to {}, got '{}'",
+                        crate::config::MAX_FEED_SIZE,
+                        truncate(&value)
+                    ))
+                })?;
             }
             "type" => {
                 let mut types = Vec::new();
@@ -141,5 +198,8 @@ mod tests {
         assert!(parse_filter("type=IMAGE,%20VIDEO", 25).is_err());
         assert!(parse_filter("type=", 25).is_err());
         assert_eq!(parse_filter("", 25).unwrap(), Filter::default());
+        assert_eq!(parse_filter("offset=3", 25).unwrap().offset, 3);
+        assert!(parse_filter("offset=-1", 25).is_err());
+        assert!(parse_filter("offset=201", 25).is_err());
     }
 }

@@ -4,9 +4,10 @@
 use axum::extract::State;
 use serde::Serialize;
 
+use crate::accounts::Account;
 use crate::error::{ApiError, Json, Problem};
 use crate::state::AppState;
-use crate::token::{TokenManager, TokenUnavailable};
+use crate::token::TokenUnavailable;
 
 /// A health answer.
 #[derive(Serialize, utoipa::ToSchema)]
@@ -30,17 +31,18 @@ pub struct Readiness {
 }
 
 impl Readiness {
-    fn now(tokens: &TokenManager) -> Self {
-        let warnings = tokens
-            .persist_failure()
-            .map(|f| {
-                format!(
-                    "the token in use is not stored: writing to IGFEED_DATA_DIR has failed since {} (attempts: {}); igfeed retries, and a restart before a write succeeds would load the previous token",
+    fn now(accounts: &[std::sync::Arc<Account>]) -> Self {
+        let warnings = accounts
+            .iter()
+            .filter_map(|a| {
+                let f = a.tokens.persist_failure()?;
+                Some(format!(
+                    "the token in use by account '{}' is not stored: writing to IGFEED_DATA_DIR has failed since {} (attempts: {}); igfeed retries, and a restart before a write succeeds would load the previous token",
+                    a.name,
                     humantime::format_rfc3339_seconds(f.since),
                     f.failures
-                )
+                ))
             })
-            .into_iter()
             .collect();
         Self {
             status: "ok",
@@ -65,22 +67,30 @@ pub async fn healthz() -> Json<Health> {
         (status = 503, description = "No feed can be served; `detail` says why", body = Problem, content_type = "application/problem+json"),
     ))]
 pub async fn readyz(State(state): State<AppState>) -> Result<Json<Readiness>, ApiError> {
-    if state.feed.last_good().is_some() {
-        return Ok(Json(Readiness::now(&state.tokens)));
+    let accounts = state.accounts.list();
+    if accounts.iter().any(|a| a.feed.last_good().is_some()) {
+        return Ok(Json(Readiness::now(&accounts)));
+    }
+    // No feed yet: try the first account with a usable token, `default`
+    // first (shared with its feed requests, cached) — one, not all of them.
+    let default = state.accounts.default_account();
+    let usable = std::iter::once(&default)
+        .chain(accounts.iter())
+        .find(|a| a.tokens.usable().is_ok());
+    if let Some(account) = usable {
+        return match state.feed.current(account).await {
+            Ok(_) => Ok(Json(Readiness::now(&accounts))),
+            Err(e) => Err(ApiError::NotReady(e.to_string())),
+        };
     }
     let not_ready = ApiError::NotReady;
-    match state.tokens.usable() {
-        Err(TokenUnavailable::Missing) => Err(not_ready("no access token is configured".into())),
+    match default.tokens.usable() {
         Err(TokenUnavailable::Invalid(_)) => Err(not_ready(
             "the access token is invalid and no feed was fetched yet".into(),
         )),
         Err(TokenUnavailable::Expired) => Err(not_ready(
             "the access token has expired and no feed was fetched yet".into(),
         )),
-        // Never fetched but a token is there: try (shared with /feed, cached).
-        Ok(_) => match state.feed.current().await {
-            Ok(_) => Ok(Json(Readiness::now(&state.tokens))),
-            Err(e) => Err(not_ready(e.to_string())),
-        },
+        _ => Err(not_ready("no access token is configured".into())),
     }
 }

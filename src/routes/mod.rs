@@ -11,6 +11,7 @@ pub mod media;
 pub mod ops;
 pub mod token;
 
+use std::sync::Arc;
 use std::time::Duration;
 
 use axum::http::{HeaderValue, header};
@@ -24,6 +25,8 @@ use utoipa_axum::routes;
 
 use utoipa_swagger_ui::SwaggerUi;
 
+use crate::accounts::{Account, AccountName};
+use crate::error::ApiError;
 use crate::middleware::{self, StackSettings};
 use crate::state::AppState;
 
@@ -31,14 +34,14 @@ use crate::state::AppState;
 #[openapi(
     info(
         title = "igfeed",
-        description = "A self-hosted Instagram feed: the account's recent posts as JSON, media proxied through a bounded cache, and the access token kept alive.",
+        description = "A self-hosted Instagram feed for one or many accounts: each account's recent posts as JSON, media proxied through a bounded cache, and the access tokens kept alive.",
         license(name = "MIT")
     ),
     tags(
-        (name = "feed", description = "The cached Instagram feed"),
-        (name = "media", description = "The feed's images and videos, proxied and cached"),
-        (name = "token", description = "The access token's public status"),
-        (name = "admin", description = "Token management and cache purge (bearer admin key)"),
+        (name = "feed", description = "The cached Instagram feeds (`/feed` is the account `default`)"),
+        (name = "media", description = "The feeds' images and videos, proxied and cached"),
+        (name = "token", description = "The access tokens' public status (`/token` is the account `default`)"),
+        (name = "admin", description = "Accounts, their tokens, and cache purge (bearer admin key)"),
         (name = "demo", description = "The example page (demo mode)"),
         (name = "operations", description = "Health, readiness, metrics and this document"),
     ),
@@ -84,18 +87,29 @@ impl ApiDocument {
     /// `IGFEED_FEED_SIZE` (the committed document shows the default, 25).
     fn new(api: utoipa::openapi::OpenApi, feed_size: usize) -> Self {
         let mut doc = serde_json::to_value(api).expect("the OpenAPI document serializes");
-        if let Some(params) = doc
-            .pointer_mut("/paths/~1feed/get/parameters")
-            .and_then(|p| p.as_array_mut())
-        {
-            for p in params.iter_mut().filter(|p| p["name"] == "limit") {
-                p["schema"]["maximum"] = feed_size.into();
+        for path in [
+            "/paths/~1feed/get/parameters",
+            "/paths/~1feeds~1{account}/get/parameters",
+        ] {
+            if let Some(params) = doc.pointer_mut(path).and_then(|p| p.as_array_mut()) {
+                for p in params.iter_mut().filter(|p| p["name"] == "limit") {
+                    p["schema"]["maximum"] = feed_size.into();
+                }
             }
         }
         Self(Bytes::from(
             serde_json::to_vec(&doc).expect("the OpenAPI document serializes"),
         ))
     }
+}
+
+/// The account named `raw`: a bad name is a 400, an unknown one a 404.
+pub fn account(state: &AppState, raw: &str) -> Result<Arc<Account>, ApiError> {
+    let name = AccountName::parse(raw).map_err(|e| ApiError::BadRequest(e.to_string()))?;
+    state
+        .accounts
+        .get(&name)
+        .ok_or_else(|| ApiError::UnknownAccount(name.to_string()))
 }
 
 /// The whole service: every route, `/docs`, the fallback, the HTTP stack.
@@ -159,16 +173,22 @@ fn admin_routes() -> OpenApiRouter<AppState> {
     OpenApiRouter::new()
         .routes(routes!(admin::get_admin_token, admin::put_admin_token))
         .routes(routes!(admin::refresh_admin_token))
+        .routes(routes!(admin::list_accounts))
+        .routes(routes!(admin::put_account, admin::delete_account))
+        .routes(routes!(admin::get_account_token))
+        .routes(routes!(admin::refresh_account_token))
         .routes(routes!(admin::purge_cache))
 }
 
 fn public_routes() -> OpenApiRouter<AppState> {
     OpenApiRouter::with_openapi(ApiDoc::openapi())
         .routes(routes!(token::get_token))
+        .routes(routes!(token::get_account_token))
         .routes(routes!(demo::demo_page))
         .routes(routes!(media::get_media))
         .routes(routes!(media::get_thumbnail))
         .routes(routes!(feed::get_feed))
+        .routes(routes!(feed::get_account_feed))
         .routes(routes!(health::healthz))
         .routes(routes!(health::readyz))
         .routes(routes!(ops::metrics))

@@ -1,22 +1,26 @@
-//! `GET /token`: the token's public status — never the token itself.
+//! `GET /tokens/{account}` and `GET /token`: a token's public status —
+//! never the token itself.
 
 use std::time::SystemTime;
 
-use crate::error::Json;
-use axum::extract::State;
+use axum::extract::{Path, State};
 use serde::Serialize;
 
-use crate::graph::Account;
+use crate::accounts::Account;
+use crate::error::{ApiError, Json, Problem};
 use crate::state::AppState;
-use crate::token::{TokenManager, TokenStatus, status_of};
+use crate::token::{TokenStatus, status_of};
 
-/// The token's status.
+/// An account's token status.
 #[derive(Debug, Serialize, utoipa::ToSchema)]
 pub struct TokenInfo {
+    /// The account's name.
+    #[schema(example = "default")]
+    pub account: String,
     /// `missing`, `valid`, `expiring` (under 7 days left), `expired` or `invalid`.
     pub status: TokenStatus,
-    /// The account the token belongs to, once known.
-    pub user: Option<Account>,
+    /// The Instagram user the token belongs to, once known.
+    pub user: Option<crate::graph::Account>,
     /// When the token expires (assumed 60 days after igfeed first saw it
     /// until a refresh tells the truth).
     #[schema(example = "2027-01-27T12:00:00Z")]
@@ -40,10 +44,12 @@ fn rfc3339(t: SystemTime) -> String {
     humantime::format_rfc3339_seconds(t).to_string()
 }
 
-/// The public status of `tokens` now.
-pub fn info(tokens: &TokenManager) -> TokenInfo {
+/// The public status of `account`'s token now.
+pub fn info(account: &Account) -> TokenInfo {
+    let tokens = &account.tokens;
     let rec = tokens.record();
     TokenInfo {
+        account: account.name.to_string(),
         status: status_of(rec.as_ref(), SystemTime::now()),
         user: rec.as_ref().and_then(|r| r.user.clone()),
         expires_at: rec.as_ref().map(|r| rfc3339(r.expires_at)),
@@ -52,9 +58,25 @@ pub fn info(tokens: &TokenManager) -> TokenInfo {
     }
 }
 
-/// The token's public status (never the token).
+/// The `default` account's token status (the same as `/tokens/default`;
+/// never the token).
 #[utoipa::path(get, path = "/token", tag = "token",
     responses((status = 200, description = "Token status", body = TokenInfo)))]
 pub async fn get_token(State(state): State<AppState>) -> Json<TokenInfo> {
-    Json(info(&state.tokens))
+    Json(info(&state.accounts.default_account()))
+}
+
+/// An account's token status (never the token).
+#[utoipa::path(get, path = "/tokens/{account}", tag = "token",
+    params(("account" = String, Path, description = "The account's name", pattern = "^[a-z0-9][a-z0-9-]{0,39}$")),
+    responses(
+        (status = 200, description = "Token status", body = TokenInfo),
+        (status = 400, description = "Bad account name", body = Problem, content_type = "application/problem+json"),
+        (status = 404, description = "No such account", body = Problem, content_type = "application/problem+json"),
+    ))]
+pub async fn get_account_token(
+    State(state): State<AppState>,
+    Path(name): Path<String>,
+) -> Result<Json<TokenInfo>, ApiError> {
+    Ok(Json(info(&*super::account(&state, &name)?)))
 }

@@ -15,8 +15,8 @@ pub mod persist;
 pub mod refresher;
 pub mod store;
 
-use std::sync::RwLock;
 use std::sync::atomic::{AtomicU32, Ordering};
+use std::sync::{Arc, RwLock};
 use std::time::{Duration, SystemTime};
 
 use serde::Serialize;
@@ -105,8 +105,9 @@ pub struct TokenManager {
     /// Serialises writers (refresh, `PUT`, invalidation): a refresh in
     /// flight cannot overwrite a token put meanwhile, and vice versa.
     write: Mutex<()>,
-    /// Bumped on every change; the refresher and the alert watchdog follow it.
-    changed: watch::Sender<u64>,
+    /// Bumped on every change; the refresher and the alert watchdog follow
+    /// it. Shared by every account's manager (see [`Self::with_changes`]).
+    changed: Arc<watch::Sender<u64>>,
     /// Consecutive failed refreshes (for alerts and metrics).
     failures: AtomicU32,
     /// A failed write of the state not yet made good (see [`persist`]).
@@ -160,6 +161,25 @@ impl TokenManager {
         Ok(Self::with_state(state, Some(file), policy))
     }
 
+    /// A manager without a token yet, storing into `file` if given (a new
+    /// account, before its first token is stored).
+    pub fn empty(file: Option<TokenFile>, policy: RefreshPolicy) -> Self {
+        Self::with_state(None, file, policy)
+    }
+
+    /// Announces this manager's changes on `changes` (one channel for
+    /// every account, so one task can follow them all).
+    pub fn with_changes(mut self, changes: Arc<watch::Sender<u64>>) -> Self {
+        self.changed = changes;
+        self
+    }
+
+    /// The same manager with another refresh policy.
+    pub fn with_policy(mut self, policy: RefreshPolicy) -> Self {
+        self.policy = policy;
+        self
+    }
+
     fn with_state(
         state: Option<TokenRecord>,
         file: Option<TokenFile>,
@@ -170,7 +190,7 @@ impl TokenManager {
             file,
             policy,
             write: Mutex::new(()),
-            changed: watch::channel(0).0,
+            changed: Arc::new(watch::channel(0).0),
             failures: AtomicU32::new(0),
             unsaved: std::sync::Mutex::new(None),
         }

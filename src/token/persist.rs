@@ -12,6 +12,7 @@ use std::time::{Duration, Instant, SystemTime};
 use tokio::sync::watch;
 
 use super::{TokenManager, TokenRecord};
+use crate::accounts::Accounts;
 
 /// First delay before writing the state again after a failed write.
 pub const RETRY_BASE: Duration = Duration::from_secs(2);
@@ -106,31 +107,46 @@ impl TokenManager {
     }
 }
 
-/// Writes the state again after each failed write, first after `base`,
-/// then with doubling delays (see [`retry_delay`]), until a write succeeds;
-/// runs until `shutdown` turns true.
-pub async fn run(tokens: Arc<TokenManager>, base: Duration, mut shutdown: watch::Receiver<bool>) {
-    let mut changes = tokens.subscribe();
+/// Writes the state of every account again after each failed write, first
+/// after `base`, then with doubling delays (see [`retry_delay`]), until a
+/// write succeeds; runs until `shutdown` turns true.
+pub async fn run(accounts: Arc<Accounts>, base: Duration, mut shutdown: watch::Receiver<bool>) {
+    let mut changes = accounts.subscribe_tokens();
     loop {
         // Marked before reading, so a write failing meanwhile wakes the loop.
         changes.mark_unchanged();
-        let retry_at = tokens.persist_failure().map(|f| f.retry_at(base));
+        let now = Instant::now();
+        let mut next: Option<Instant> = None;
+        let mut retried = false;
+        for account in accounts.list() {
+            let Some(failed) = account.tokens.persist_failure() else {
+                continue;
+            };
+            let at = failed.retry_at(base);
+            if at <= now {
+                account.tokens.retry_persist().await;
+                retried = true;
+            } else {
+                next = Some(next.map_or(at, |n| n.min(at)));
+            }
+        }
+        if retried {
+            // Their next tries are due later: look again.
+            continue;
+        }
         let due = async move {
-            match retry_at {
+            match next {
                 Some(at) => tokio::time::sleep_until(at.into()).await,
                 None => std::future::pending().await,
             }
         };
-        let retry = tokio::select! {
-            () = due => true,
-            changed = changes.changed() => if changed.is_err() { return } else { false },
+        tokio::select! {
+            () = due => {}
+            changed = changes.changed() => if changed.is_err() { return },
             _ = shutdown.wait_for(|stop| *stop) => {
                 tracing::info!("token store retry stopped (shutdown)");
                 return;
             }
-        };
-        if retry {
-            tokens.retry_persist().await;
         }
     }
 }

@@ -1,14 +1,19 @@
-//! The background refresher: a loop of `select! { due, token changed,
-//! shutdown }` around [`refresh_step`], which does exactly one step so tests
-//! can drive it directly.
+//! The background refresher: one scheduler for every account, a loop of
+//! `select! { next due, a token changed, shutdown }` around
+//! [`refresh_step`], which does exactly one step so tests can drive it
+//! directly.
 
+use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::{Duration, SystemTime};
 
+use futures_util::StreamExt;
 use rand::Rng;
 use tokio::sync::watch;
 
 use super::{ASSUMED_LIFETIME, TokenManager, TokenRecord};
+use crate::accounts::{Account, AccountName, Accounts};
+use crate::config::Secret;
 use crate::graph::{GraphClient, GraphError};
 
 /// First retry delay after a failed refresh; doubles per failure.
@@ -144,39 +149,129 @@ pub async fn refresh_step_with(
     }
 }
 
-/// Runs the refresher until `shutdown` turns true.
+/// Refreshes started at once by the scheduler, at most (each one's Graph
+/// call also counts against the shared bound on upstream calls).
+pub const REFRESH_CONCURRENCY: usize = 8;
+
+/// A delay added to each token's due time, the same for a given account
+/// and token age, up to a tenth of the wait and at most an hour: tokens
+/// put or refreshed together (a restore, a batch of new accounts) come due
+/// spread out rather than all at once.
+pub fn jitter(account: &str, rec: &TokenRecord, due: SystemTime) -> Duration {
+    use std::hash::{Hash, Hasher};
+    let mut h = std::collections::hash_map::DefaultHasher::new();
+    account.hash(&mut h);
+    rec.issued_at.hash(&mut h);
+    let fraction = (h.finish() % 10_000) as f64 / 10_000.0;
+    let wait = due.duration_since(rec.issued_at).unwrap_or_default();
+    (wait / 10).min(Duration::from_secs(3600)).mul_f64(fraction)
+}
+
+/// When the scheduler should next look at `account`: its retry time after
+/// a failure, else its due time plus [`jitter`]; `None` when it has
+/// nothing to refresh (no token, or an invalid one).
+fn next_look(account: &Account, retry_at: Option<SystemTime>) -> Option<SystemTime> {
+    let rec = account.tokens.record()?;
+    if rec.invalid.is_some() {
+        return None;
+    }
+    if let Some(at) = retry_at {
+        return Some(at);
+    }
+    let due = account.tokens.policy().due_at(&rec);
+    Some(due + jitter(&account.name, &rec, due))
+}
+
+/// The one refresher of every account, until `shutdown` turns true: it
+/// sleeps until the next refresh is due (or a token changes), runs the due
+/// ones, at most [`REFRESH_CONCURRENCY`] at once, and keeps each account's
+/// retry time after a failure (backoff stays per account).
 pub async fn run(
-    tokens: Arc<TokenManager>,
+    accounts: Arc<Accounts>,
     graph: GraphClient,
     backoff_base: Duration,
     mut shutdown: watch::Receiver<bool>,
 ) {
-    let mut changes = tokens.subscribe();
+    let mut changes = accounts.subscribe_tokens();
+    // Per account: the token a failed refresh was for, and when to retry.
+    let mut retries: HashMap<AccountName, (Secret, SystemTime)> = HashMap::new();
     loop {
-        let step = refresh_step_with(&tokens, &graph, SystemTime::now(), false, backoff_base).await;
-        let wait = match &step {
-            Step::NotDue(at) | Step::Refreshed(at) | Step::RefreshedNotStored(at) => {
-                at.duration_since(SystemTime::now()).unwrap_or_default()
-            }
-            Step::Failed {
-                retry_in,
-                invalid: false,
-                ..
-            } => *retry_in,
-            // Nothing to do until a new token arrives.
-            Step::Missing | Step::Invalid | Step::Failed { invalid: true, .. } => Duration::MAX,
-        };
         changes.mark_unchanged();
-        let sleep = tokio::time::sleep(wait.min(Duration::from_secs(365 * 24 * 3600)));
-        tokio::select! {
-            () = sleep => {}
-            changed = changes.changed() => if changed.is_err() { return },
-            _ = shutdown.wait_for(|stop| *stop) => {
-                tracing::info!("token refresher stopped (shutdown)");
-                return;
+        let now = SystemTime::now();
+        let list = accounts.list();
+        // A new token (or a removed account) ends the wait of a failure.
+        retries.retain(|name, (token, _)| {
+            list.iter().any(|a| {
+                &a.name == name && a.tokens.record().is_some_and(|r| r.access_token == *token)
+            })
+        });
+        let mut due = Vec::new();
+        let mut next: Option<SystemTime> = None;
+        for account in list {
+            let retry_at = retries.get(&account.name).map(|(_, at)| *at);
+            match next_look(&account, retry_at) {
+                Some(at) if at <= now => due.push(account),
+                Some(at) => next = Some(next.map_or(at, |n| n.min(at))),
+                None => {}
             }
         }
+        if !due.is_empty() {
+            let steps = futures_util::stream::iter(due)
+                .map(|account| {
+                    let graph = &graph;
+                    async move {
+                        let token = account.tokens.record().map(|r| r.access_token);
+                        // Not forced: a token put since the list was taken
+                        // is not due, and is left alone.
+                        let step = refresh_step_with(
+                            &account.tokens,
+                            graph,
+                            SystemTime::now(),
+                            false,
+                            backoff_base,
+                        )
+                        .await;
+                        (account, token, step)
+                    }
+                })
+                .buffer_unordered(REFRESH_CONCURRENCY)
+                .collect::<Vec<_>>();
+            let steps = tokio::select! {
+                steps = steps => steps,
+                _ = shutdown.wait_for(|stop| *stop) => break,
+            };
+            for (account, token, step) in steps {
+                match (step, token) {
+                    (
+                        Step::Failed {
+                            retry_in,
+                            invalid: false,
+                            ..
+                        },
+                        Some(token),
+                    ) => {
+                        let at = SystemTime::now() + retry_in;
+                        retries.insert(account.name.clone(), (token, at));
+                    }
+                    _ => {
+                        retries.remove(&account.name);
+                    }
+                }
+            }
+            // Look again at once: the results changed the due times.
+            continue;
+        }
+        let wait = next
+            .map(|at| at.duration_since(SystemTime::now()).unwrap_or_default())
+            .unwrap_or(Duration::MAX)
+            .min(Duration::from_secs(365 * 24 * 3600));
+        tokio::select! {
+            () = tokio::time::sleep(wait) => {}
+            changed = changes.changed() => if changed.is_err() { return },
+            _ = shutdown.wait_for(|stop| *stop) => break,
+        }
     }
+    tracing::info!("token refresher stopped (shutdown)");
 }
 
 #[cfg(test)]
@@ -188,9 +283,12 @@ mod tests {
     /// shutdown.
     #[tokio::test(start_paused = true)]
     async fn the_loop_waits_for_the_due_time_and_stops_on_shutdown() {
-        let tokens = Arc::new(TokenManager::in_memory(Some(crate::config::Secret::new(
-            "t",
-        ))));
+        let accounts = Arc::new(Accounts::in_memory(
+            Some(Secret::new("t")),
+            super::super::RefreshPolicy::default(),
+        ));
+        let tokens = accounts.default_account();
+        let tokens = &tokens.tokens;
         let graph = GraphClient::new(
             "http://127.0.0.1:9".parse().unwrap(),
             "v25.0",
@@ -198,7 +296,7 @@ mod tests {
         )
         .unwrap();
         let (stop, stopped) = watch::channel(false);
-        let task = tokio::spawn(run(tokens.clone(), graph, BACKOFF_BASE, stopped));
+        let task = tokio::spawn(run(accounts.clone(), graph, BACKOFF_BASE, stopped));
         // Days pass on tokio's clock; the token is not due for a week.
         tokio::time::advance(Duration::from_secs(3 * 24 * 3600)).await;
         tokio::task::yield_now().await;

@@ -97,7 +97,7 @@ async fn a_rejected_token_is_422_and_the_current_one_stays() {
     );
     assert!(!detail.contains("IGAArejected123"));
     assert_eq!(app.current_token().await, app.token);
-    let stored = std::fs::read_to_string(app.data_dir.path().join("token.json")).unwrap();
+    let stored = std::fs::read_to_string(app.default_dir().join("token.json")).unwrap();
     assert!(stored.contains(&app.token) && !stored.contains("IGAArejected123"));
     assert_eq!(app.get_feed().await["stale"], false);
 }
@@ -108,12 +108,12 @@ async fn a_good_token_is_stored_before_the_200() {
     let fresh = app.fake.issue_token();
     let res = app.put_token(&fresh).await;
     assert_eq!(res.status(), 200);
-    let stored = std::fs::read_to_string(app.data_dir.path().join("token.json")).unwrap();
+    let stored = std::fs::read_to_string(app.default_dir().join("token.json")).unwrap();
     assert!(stored.contains(&fresh));
     #[cfg(unix)]
     {
         use std::os::unix::fs::PermissionsExt;
-        let mode = std::fs::metadata(app.data_dir.path().join("token.json"))
+        let mode = std::fs::metadata(app.default_dir().join("token.json"))
             .unwrap()
             .permissions()
             .mode();
@@ -190,7 +190,7 @@ async fn refresh_now_and_purge() {
         "purged: fetched again"
     );
     // The last good feed on disk stays as the fallback.
-    assert!(app.data_dir.path().join("feed.json").exists());
+    assert!(app.default_dir().join("feed.json").exists());
 
     // A refresh Instagram refuses (transient) is a 502 and keeps the token.
     let before = app.current_token().await;

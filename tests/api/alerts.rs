@@ -73,11 +73,12 @@ async fn token_invalid_alerts_once_and_recovers_after_put() {
     );
     let alert = hook.received.lock().unwrap()[0].clone();
     assert_eq!(alert["token_status"], "invalid");
+    assert_eq!(alert["account"], "default");
     assert!(
         alert["message"]
             .as_str()
             .unwrap()
-            .contains("PUT /admin/token")
+            .contains("PUT /admin/accounts/default")
     );
     assert!(alert["time"].is_string() && alert["expires_at"].is_string());
 

@@ -17,7 +17,7 @@ async fn a_planted_symlink_does_not_redirect_the_token() {
         c.admin_key = Some(igfeed::config::Secret::new(ADMIN_KEY));
     })
     .await;
-    let dir = app.data_dir.path();
+    let dir = &app.default_dir();
     let elsewhere = tempfile::tempdir().unwrap();
     let victim = elsewhere.path().join("victim");
     fs::write(&victim, b"untouched").unwrap();
@@ -46,7 +46,7 @@ async fn a_planted_symlink_does_not_redirect_the_token() {
 async fn stale_temp_files_are_removed_at_start_up() {
     let mut app = spawn_app_with(FakeOptions::default(), sample_media(2), |_| {}).await;
     app.stop().await;
-    let dir = app.data_dir.path().to_path_buf();
+    let dir = app.default_dir();
     let elsewhere = tempfile::tempdir().unwrap();
     let victim = elsewhere.path().join("victim");
     fs::write(&victim, b"untouched").unwrap();

@@ -213,7 +213,7 @@ async fn demo_mode_leaves_the_data_dir_alone() {
     let state_kept = demo
         .state_dir
         .as_ref()
-        .map(|d| d.join("token.json").exists());
+        .map(|d| d.join("accounts/default/token.json").exists());
     demo.stop();
 
     // The data dir is untouched: the same files, each byte for byte, and

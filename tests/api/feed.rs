@@ -89,9 +89,13 @@ async fn feed_has_the_documented_shape() {
         "fetched_at {fetched}"
     );
     assert_eq!(
+        body["paging"],
+        json!({"total": expected.as_array().unwrap().len(), "offset": 0, "limit": 25})
+    );
+    assert_eq!(
         body.as_object().unwrap().len(),
-        4,
-        "exactly user, data, fetched_at, stale"
+        5,
+        "exactly user, data, paging, fetched_at, stale"
     );
 }
 

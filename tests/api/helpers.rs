@@ -151,6 +151,11 @@ async fn start(
 }
 
 impl TestApp {
+    /// Where the account `default` keeps its state.
+    pub fn default_dir(&self) -> std::path::PathBuf {
+        self.data_dir.path().join("accounts/default")
+    }
+
     /// Stops the service gracefully and waits for it.
     pub async fn stop(&mut self) {
         if let Some(tx) = self.shutdown.take() {

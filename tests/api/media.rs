@@ -217,7 +217,7 @@ async fn expired_urls_are_renewed_with_one_graph_call() {
     let stale_url = app.fake.media()[2].id.clone();
     assert_eq!(stale_url, "17900000000000001");
     let snapshot: serde_json::Value =
-        serde_json::from_slice(&std::fs::read(app.data_dir.path().join("feed.json")).unwrap())
+        serde_json::from_slice(&std::fs::read(app.default_dir().join("feed.json")).unwrap())
             .unwrap();
     let cdn_url = snapshot["media"][2]["media_url"]
         .as_str()

@@ -101,8 +101,8 @@ async fn metrics_count_requests_cache_and_upstream_calls() {
         get(r#"igfeed_upstream_requests_total{call="me",outcome="ok",code="none"}"#),
         1.0
     );
-    assert_eq!(get("igfeed_feed_stale"), 0.0);
-    assert!(get("igfeed_feed_age_seconds") < 60.0);
+    assert_eq!(get(r#"igfeed_feed_stale{account="default"}"#), 0.0);
+    assert!(get(r#"igfeed_feed_age_seconds{account="default"}"#) < 60.0);
     assert!(!text.contains("17900000000000001"), "no raw ids in labels");
     // The media cache's size shows once something is cached.
     app.get("/media/1790000000000005").await;
@@ -139,7 +139,10 @@ async fn metrics_count_requests_cache_and_upstream_calls() {
             >= 1.0,
         "{text}"
     );
-    assert_eq!(metric(&text, "igfeed_feed_stale"), Some(1.0));
+    assert_eq!(
+        metric(&text, r#"igfeed_feed_stale{account="default"}"#),
+        Some(1.0)
+    );
 }
 
 #[tokio::test]

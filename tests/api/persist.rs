@@ -43,7 +43,7 @@ async fn app_with_hook(hook_url: &str, tweak: impl FnOnce(&mut igfeed::config::C
 }
 
 fn token_json(app: &TestApp) -> PathBuf {
-    app.data_dir.path().join("token.json")
+    app.default_dir().join("token.json")
 }
 
 /// Makes every write of `token.json` fail, also for root (who ignores
@@ -67,7 +67,12 @@ fn stored_token(app: &TestApp) -> Option<String> {
 
 fn failed_writes(app: &TestApp) -> u32 {
     let state = app.state.as_ref().expect("state");
-    state.tokens.persist_failure().map_or(0, |f| f.failures)
+    state
+        .accounts
+        .default_account()
+        .tokens
+        .persist_failure()
+        .map_or(0, |f| f.failures)
 }
 
 async fn metric(app: &TestApp, line_start: &str) -> String {
@@ -91,8 +96,8 @@ async fn a_refreshed_token_that_cannot_be_stored_stays_in_use_and_is_stored_late
     let app = app_with_hook(&url, |_| {}).await;
     app.get_feed().await;
     assert_eq!(
-        metric(&app, "igfeed_token_persist_failed ").await,
-        "igfeed_token_persist_failed 0"
+        metric(&app, r#"igfeed_token_persist_failed{account="default"} "#).await,
+        r#"igfeed_token_persist_failed{account="default"} 0"#
     );
     assert_eq!(readiness(&app).await["warnings"], serde_json::json!([]));
     let old = app.token.clone();
@@ -130,8 +135,8 @@ async fn a_refreshed_token_that_cannot_be_stored_stays_in_use_and_is_stored_late
     let message = alert["message"].as_str().unwrap();
     assert!(message.contains("IGFEED_DATA_DIR"), "{message}");
     assert_eq!(
-        metric(&app, "igfeed_token_persist_failed ").await,
-        "igfeed_token_persist_failed 1"
+        metric(&app, r#"igfeed_token_persist_failed{account="default"} "#).await,
+        r#"igfeed_token_persist_failed{account="default"} 1"#
     );
     let ready = readiness(&app).await;
     assert_eq!(ready["status"], "ok");
@@ -154,8 +159,8 @@ async fn a_refreshed_token_that_cannot_be_stored_stays_in_use_and_is_stored_late
     hook.wait_for("recovered:persist_failed", Duration::from_secs(10))
         .await;
     assert_eq!(
-        metric(&app, "igfeed_token_persist_failed ").await,
-        "igfeed_token_persist_failed 0"
+        metric(&app, r#"igfeed_token_persist_failed{account="default"} "#).await,
+        r#"igfeed_token_persist_failed{account="default"} 0"#
     );
     assert_eq!(readiness(&app).await["warnings"], serde_json::json!([]));
     assert_eq!(

@@ -133,7 +133,8 @@ async fn the_refresh_step_classifies_failures() {
         c.admin_key = Some(igfeed::config::Secret::new(ADMIN_KEY));
     })
     .await;
-    let tokens = &app_state(&app).tokens;
+    let default = app_state(&app).accounts.default_account();
+    let tokens = &default.tokens;
     let graph = &app_state(&app).graph;
     let now = SystemTime::now();
     // Not due: nothing happens.
@@ -161,7 +162,7 @@ async fn the_refresh_step_classifies_failures() {
     ));
     let new = tokens.usable().unwrap();
     assert_ne!(new.expose(), app.token);
-    let stored = std::fs::read_to_string(app.data_dir.path().join("token.json")).unwrap();
+    let stored = std::fs::read_to_string(app.default_dir().join("token.json")).unwrap();
     assert!(stored.contains(new.expose()));
     assert_eq!(tokens.refresh_failures(), 0);
     // 190: invalid, and no more refreshes.

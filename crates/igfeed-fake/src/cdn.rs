@@ -1,4 +1,5 @@
-//! The CDN side of the fake: it serves the media bytes only through URLs it
+//! The CDN side of the fake: it serves the media bytes of every account
+//! (one host for all, as Instagram's CDN is), only through URLs it
 //! signed and that have not expired, with byte ranges and a same-origin
 //! resource policy, because those are the rules that force igfeed to
 //! refresh URLs and proxy media instead of handing browsers CDN links.
@@ -57,7 +58,12 @@ pub(crate) fn cdn(
     if expiry <= now {
         return text(StatusCode::FORBIDDEN, "URL signature expired");
     }
-    let Some((content_type, bytes)) = shared.lock().assets.get(asset).cloned() else {
+    let found = shared
+        .lock()
+        .assets
+        .get(asset)
+        .map(|a| (a.content_type, a.bytes.clone()));
+    let Some((content_type, bytes)) = found else {
         return text(StatusCode::NOT_FOUND, "Not Found");
     };
     let total = bytes.len() as u64;

@@ -1,5 +1,5 @@
-//! The Graph API side of the fake: the account, its media pages, fresh
-//! media URLs and token refresh, answered with the shapes and error
+//! The Graph API side of the fake: the account of a token, its media pages,
+//! fresh media URLs and token refresh, answered with the shapes and error
 //! envelopes igfeed must parse from the real Instagram.
 
 use std::collections::HashMap;
@@ -16,16 +16,29 @@ use crate::state::{Inner, Shared};
 pub(crate) struct FakeToken {
     pub(crate) issued: SystemTime,
     pub(crate) lifetime: Duration,
+    /// The account the token was issued for; a refresh keeps it.
+    pub(crate) account: usize,
 }
 
 impl Inner {
     /// The random part keeps a token one fake issued from being valid at
     /// another fake that has issued as many.
-    pub(crate) fn new_token(&mut self, issued: SystemTime, lifetime: Duration) -> String {
+    pub(crate) fn new_token(
+        &mut self,
+        account: usize,
+        issued: SystemTime,
+        lifetime: Duration,
+    ) -> String {
         self.next_token += 1;
         let token = format!("IGAAfake{}x{:016x}", self.next_token, rand::random::<u64>());
-        self.tokens
-            .insert(token.clone(), FakeToken { issued, lifetime });
+        self.tokens.insert(
+            token.clone(),
+            FakeToken {
+                issued,
+                lifetime,
+                account,
+            },
+        );
         token
     }
 
@@ -63,6 +76,24 @@ pub(crate) fn graph_error(status: u16, code: i64, message: &str) -> Response {
         .into_response()
 }
 
+/// What Instagram answers for a media id the token's account cannot read:
+/// an id that does not exist and one of another account look the same.
+fn no_such_object(id: &str) -> Response {
+    let body = json!({"error": {
+        "message": format!("Unsupported get request. Object with ID '{id}' does not exist, cannot be loaded due to missing permissions, or does not support this operation"),
+        "type": "GraphMethodException",
+        "code": 100,
+        "error_subcode": 33,
+        "fbtrace_id": "AiIN6AR8BYTYzmsXn6aDyj0",
+    }});
+    (
+        StatusCode::BAD_REQUEST,
+        [(header::CONTENT_TYPE, "application/json")],
+        body.to_string(),
+    )
+        .into_response()
+}
+
 fn json_ok(v: Value) -> Response {
     ([(header::CONTENT_TYPE, "application/json")], v.to_string()).into_response()
 }
@@ -75,15 +106,18 @@ fn token_of(query: &HashMap<String, String>) -> &str {
 
 pub(crate) fn me(shared: &Shared, query: &HashMap<String, String>) -> Response {
     let inner = shared.lock();
-    if let Err(r) = inner.check_token(token_of(query)) {
-        return *r;
-    }
+    let account = match inner.check_token(token_of(query)) {
+        Ok(t) => t.account,
+        Err(r) => return *r,
+    };
+    // The app-scoped id: the main account's is the one it always had.
+    let id = 26_000_000_000_000_000u64 + account as u64;
     json_ok(json!({
-        "id": "26000000000000000",
-        "user_id": inner.opts.user_id,
-        "username": inner.opts.username,
+        "id": id.to_string(),
+        "user_id": inner.user_id(account),
+        "username": inner.username(account),
         "account_type": "Business",
-        "media_count": inner.media.len(),
+        "media_count": inner.accounts[account].media.len(),
     }))
 }
 
@@ -94,9 +128,12 @@ pub(crate) fn media_list(
 ) -> Response {
     let inner = shared.lock();
     let token = token_of(query);
-    if let Err(r) = inner.check_token(token) {
-        return *r;
-    }
+    let account = match inner.check_token(token) {
+        Ok(t) => t.account,
+        Err(r) => return *r,
+    };
+    let media = &inner.accounts[account].media;
+    let username = inner.username(account);
     let limit = query
         .get("limit")
         .and_then(|l| l.parse::<usize>().ok())
@@ -107,22 +144,17 @@ pub(crate) fn media_list(
         .and_then(|a| a.strip_prefix("cursor"))
         .and_then(|n| n.parse::<usize>().ok())
         .unwrap_or(0)
-        .min(inner.media.len());
-    let end = (start + limit).min(inner.media.len());
+        .min(media.len());
+    let end = (start + limit).min(media.len());
     let lifetime = inner.opts.url_lifetime;
     let expires = SystemTime::now() + lifetime;
-    let data: Vec<Value> = inner.media[start..end]
+    let data: Vec<Value> = media[start..end]
         .iter()
-        .map(|m| {
-            m.to_json(
-                |asset| signed_url(shared, asset, expires),
-                &inner.opts.username,
-            )
-        })
+        .map(|m| m.to_json(|asset| signed_url(shared, asset, expires), username))
         .collect();
     let mut paging =
         json!({"cursors": {"before": format!("cursor{start}"), "after": format!("cursor{end}")}});
-    if end < inner.media.len() {
+    if end < media.len() {
         let mut next =
             url::Url::parse(&format!("{}/{version}/me/media", shared.base)).expect("base URL");
         next.query_pairs_mut()
@@ -140,11 +172,16 @@ pub(crate) fn media_list(
 
 pub(crate) fn media_urls(shared: &Shared, id: &str, query: &HashMap<String, String>) -> Response {
     let inner = shared.lock();
-    if let Err(r) = inner.check_token(token_of(query)) {
-        return *r;
-    }
+    let account = match inner.check_token(token_of(query)) {
+        Ok(t) => t.account,
+        Err(r) => return *r,
+    };
     let expires = SystemTime::now() + inner.opts.url_lifetime;
-    match inner.media.iter().find_map(|m| m.find(id)) {
+    match inner.accounts[account]
+        .media
+        .iter()
+        .find_map(|m| m.find(id))
+    {
         Some((media_asset, thumb_asset)) => {
             let mut v = json!({"id": id});
             if let Some(a) = media_asset {
@@ -155,11 +192,7 @@ pub(crate) fn media_urls(shared: &Shared, id: &str, query: &HashMap<String, Stri
             }
             json_ok(v)
         }
-        None => graph_error(
-            400,
-            100,
-            "Unsupported get request. Object with ID does not exist",
-        ),
+        None => no_such_object(id),
     }
 }
 
@@ -169,8 +202,8 @@ pub(crate) fn refresh(shared: &Shared, query: &HashMap<String, String>) -> Respo
         return graph_error(400, 100, "Invalid grant_type");
     }
     let token = token_of(query).to_string();
-    let issued = match inner.check_token(&token) {
-        Ok(t) => t.issued,
+    let (issued, account) = match inner.check_token(&token) {
+        Ok(t) => (t.issued, t.account),
         Err(r) => return *r,
     };
     let age = SystemTime::now().duration_since(issued).unwrap_or_default();
@@ -190,13 +223,14 @@ pub(crate) fn refresh(shared: &Shared, query: &HashMap<String, String>) -> Respo
                 .unwrap_or_default();
             old.lifetime = old.lifetime.min(age + grace);
         }
-        inner.new_token(SystemTime::now(), lifetime)
+        inner.new_token(account, SystemTime::now(), lifetime)
     } else {
         inner.tokens.insert(
             token.clone(),
             FakeToken {
                 issued: SystemTime::now(),
                 lifetime,
+                account,
             },
         );
         token

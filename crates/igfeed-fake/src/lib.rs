@@ -1,29 +1,53 @@
 //! A fake Instagram for igfeed: the Graph API and the CDN that serves the
 //! media, on a loopback port, with faults and call counts for the tests.
 //!
+//! It serves any number of accounts. The main one
+//! ([`FakeAccountId::MAIN`]) is made by [`FakeInstagram::start`] from
+//! [`FakeOptions::username`] / [`FakeOptions::user_id`] and the media given
+//! there, and is the one the short controls ([`FakeInstagram::issue_token`],
+//! [`FakeInstagram::set_media`], [`FakeInstagram::publish`]…) act on; more
+//! come from [`FakeInstagram::add_account`], each driven by the `*_for` /
+//! `*_of` / `*_to` controls. Every token belongs to one account (a refresh
+//! keeps it), and the Graph API answers for that account only.
+//!
 //! It behaves the way igfeed has to expect the real one to:
-//! - `GET /{version}/me` answers the account (`id`, `user_id`, `username`,
-//!   `account_type`, `media_count`);
-//! - `GET /{version}/me/media` answers the posts newest first, in pages of
+//! - `GET /{version}/me` answers the token's account (`id`, app-scoped and
+//!   distinct per account, `user_id`, `username`, `account_type`,
+//!   `media_count`);
+//! - `GET /{version}/me/media` answers its posts newest first, in pages of
 //!   at most `limit` (capped by [`FakeOptions::max_page_size`]), with a
 //!   `paging.next` URL (which carries the token) while more remain;
 //!   carousels list their `children`;
 //! - `GET /{version}/{media-id}` answers fresh `media_url` /
-//!   `thumbnail_url` of one post or carousel child;
+//!   `thumbnail_url` of one post or carousel child of the token's account;
+//!   an id of another account, like an unknown one, gets Instagram's
+//!   `GraphMethodException` (HTTP 400, code 100, subcode 33);
 //! - `GET /refresh_access_token?grant_type=ig_refresh_token` refuses tokens
 //!   younger than [`FakeOptions::refresh_min_age`] and, by default, returns
 //!   a new string and invalidates the old one at once;
 //! - unknown, revoked and expired tokens get a Graph error envelope with
-//!   code 190 (`OAuthException`), unknown media code 100;
-//! - the CDN (`/cdn/...`) only serves URLs signed by the fake (`oh`) that
-//!   have not expired (`oe`, hex seconds); it answers `Accept-Ranges: bytes`
-//!   and single byte ranges, and `Cross-Origin-Resource-Policy: same-origin`,
-//!   so browsers cannot embed its media directly.
+//!   code 190 (`OAuthException`);
+//! - the CDN (`/cdn/...`), one host for every account, only serves URLs
+//!   signed by the fake (`oh`) that have not expired (`oe`, hex seconds);
+//!   it answers `Accept-Ranges: bytes` and single byte ranges, and
+//!   `Cross-Origin-Resource-Policy: same-origin`, so browsers cannot embed
+//!   its media directly.
+//!
+//! Every Graph and CDN request waits [`FakeOptions::latency`] (zero by
+//! default) before it is answered, so that a benchmark's calls overlap as
+//! over a real network, and is counted in flight from the moment it is
+//! routed until its answer is made (faults included):
+//! [`FakeInstagram::in_flight`], [`FakeInstagram::peak_in_flight`],
+//! [`FakeInstagram::reset_peak`].
 //!
 //! The tests drive it ([`FakeInstagram::fail`], [`FakeInstagram::calls`],
-//! token rules through [`FakeOptions`]); `igfeed --demo` and
-//! `igfeed fake-upstream` run the real service against it, the demo with
-//! the sample account of [`demo`].
+//! [`FakeInstagram::calls_by`], token rules through [`FakeOptions`]);
+//! `igfeed --demo` and `igfeed fake-upstream` run the real service against
+//! it, the demo with the sample account of [`demo`]. Scripts that only
+//! have its URL read `GET /_fake/stats`
+//! (`{"in_flight":n,"peak_in_flight":n,"calls":{"me":n,"media_list":n,"media_urls":n,"refresh":n,"cdn":n}}`)
+//! and restart the peak with `POST /_fake/reset_peak`; those two are
+//! neither counted as calls nor in flight.
 //!
 //! This module holds only what callers touch: starting the fake, its
 //! options, and the controls the tests pull while it runs.
@@ -39,6 +63,7 @@ mod state;
 
 use std::collections::HashMap;
 use std::net::SocketAddr;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, SystemTime};
 
@@ -49,13 +74,27 @@ use tokio::task::JoinHandle;
 use state::{Inner, Shared};
 
 pub use faults::Fault;
-pub use media::{FakeChild, FakeMedia, resize_media, sample_media};
+pub use media::{
+    FakeChild, FakeMedia, resize_media, sample_media, sample_media_for, sample_media_like,
+};
 pub use routes::{Route, Seen};
+
+/// One account of a fake: a cheap handle, valid for the life of the fake
+/// that made it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct FakeAccountId(pub usize);
+
+impl FakeAccountId {
+    /// The account the fake starts with, named by [`FakeOptions`].
+    pub const MAIN: Self = Self(0);
+}
 
 /// Knobs of the fake; `Default` is a plausible Instagram.
 #[derive(Clone, Debug)]
 pub struct FakeOptions {
+    /// Username of the main account.
     pub username: String,
+    /// `user_id` of the main account.
     pub user_id: String,
     /// The most media the fake puts on one page, whatever `limit` asks.
     pub max_page_size: usize,
@@ -70,6 +109,9 @@ pub struct FakeOptions {
     pub rotation_grace: Duration,
     /// How long signed CDN URLs stay valid.
     pub url_lifetime: Duration,
+    /// How long every Graph and CDN request waits before it is answered
+    /// (zero: at once), as a network's round trip would.
+    pub latency: Duration,
 }
 
 impl Default for FakeOptions {
@@ -83,6 +125,7 @@ impl Default for FakeOptions {
             rotate_on_refresh: true,
             rotation_grace: Duration::ZERO,
             url_lifetime: Duration::from_secs(3 * 24 * 3600),
+            latency: Duration::ZERO,
         }
     }
 }
@@ -101,7 +144,8 @@ impl Drop for FakeInstagram {
 }
 
 impl FakeInstagram {
-    /// Starts with `opts` and `media` on `127.0.0.1`, on a free port.
+    /// Starts with `opts` and the main account's `media` on `127.0.0.1`, on
+    /// a free port.
     pub async fn start(opts: FakeOptions, media: Vec<FakeMedia>) -> std::io::Result<Self> {
         Self::start_on("127.0.0.1:0".parse().expect("loopback"), opts, media).await
     }
@@ -117,20 +161,23 @@ impl FakeInstagram {
         let secret = format!("{:x}", rand::random::<u64>());
         let mut inner = Inner {
             opts,
-            media: Vec::new(),
+            accounts: Vec::new(),
             tokens: HashMap::new(),
             next_token: 0,
             faults: HashMap::new(),
             always: HashMap::new(),
             calls: HashMap::new(),
+            calls_by: HashMap::new(),
             assets: HashMap::new(),
             last: HashMap::new(),
         };
-        inner.set_media(media);
+        inner.add_account(None, media);
         let shared = Arc::new(Shared {
             inner: Mutex::new(inner),
             base: format!("http://{addr}"),
             secret,
+            in_flight: AtomicUsize::new(0),
+            peak: AtomicUsize::new(0),
         });
         let app = Router::new()
             .fallback(routes::dispatch)
@@ -150,16 +197,54 @@ impl FakeInstagram {
         self.addr
     }
 
-    /// Issues a new valid long-lived token, as the App Dashboard would.
-    pub fn issue_token(&self) -> String {
-        self.issue_token_at(SystemTime::now())
+    /// Adds an account with its posts (newest first). Media ids must not be
+    /// those of another account's posts ([`sample_media_for`] makes
+    /// distinct ones).
+    pub fn add_account(
+        &self,
+        username: &str,
+        user_id: &str,
+        media: Vec<FakeMedia>,
+    ) -> FakeAccountId {
+        self.shared
+            .lock()
+            .add_account(Some((username.to_string(), user_id.to_string())), media)
     }
 
-    /// Issues a token as if it had been issued at `issued`.
+    /// Every account, the main one first.
+    pub fn accounts(&self) -> Vec<FakeAccountId> {
+        (0..self.shared.lock().accounts.len())
+            .map(FakeAccountId)
+            .collect()
+    }
+
+    /// Issues a new valid long-lived token of the main account, as the App
+    /// Dashboard would.
+    pub fn issue_token(&self) -> String {
+        self.issue_token_for(FakeAccountId::MAIN)
+    }
+
+    /// Issues a token of the main account as if it had been issued at
+    /// `issued`.
     pub fn issue_token_at(&self, issued: SystemTime) -> String {
+        self.issue_token_for_at(FakeAccountId::MAIN, issued)
+    }
+
+    /// Issues a new valid long-lived token of `account`.
+    ///
+    /// # Panics
+    /// If `account` is not an account of this fake (so do the other
+    /// controls that take one).
+    pub fn issue_token_for(&self, account: FakeAccountId) -> String {
+        self.issue_token_for_at(account, SystemTime::now())
+    }
+
+    /// Issues a token of `account` as if it had been issued at `issued`.
+    pub fn issue_token_for_at(&self, account: FakeAccountId, issued: SystemTime) -> String {
         let mut inner = self.shared.lock();
+        inner.account(account);
         let lifetime = inner.opts.token_lifetime;
-        inner.new_token(issued, lifetime)
+        inner.new_token(account.0, issued, lifetime)
     }
 
     /// Whether Instagram would accept `token` now.
@@ -167,41 +252,81 @@ impl FakeInstagram {
         self.shared.lock().check_token(token).is_ok()
     }
 
-    /// Every token that is currently valid.
+    /// The account `token` was issued for, while the fake knows the token
+    /// (valid or expired, not revoked or rotated out).
+    pub fn token_account(&self, token: &str) -> Option<FakeAccountId> {
+        let inner = self.shared.lock();
+        inner.tokens.get(token).map(|t| FakeAccountId(t.account))
+    }
+
+    /// Every token that is currently valid, of every account.
     pub fn valid_tokens(&self) -> Vec<String> {
+        self.valid_tokens_where(|_| true)
+    }
+
+    /// Every token of `account` that is currently valid.
+    pub fn valid_tokens_of(&self, account: FakeAccountId) -> Vec<String> {
+        self.valid_tokens_where(|a| a == account.0)
+    }
+
+    fn valid_tokens_where(&self, keep: impl Fn(usize) -> bool) -> Vec<String> {
         let inner = self.shared.lock();
         inner
             .tokens
-            .keys()
-            .filter(|t| inner.check_token(t).is_ok())
-            .cloned()
+            .iter()
+            .filter(|(t, ft)| keep(ft.account) && inner.check_token(t).is_ok())
+            .map(|(t, _)| t.clone())
             .collect()
     }
 
-    /// Invalidates every token (a password change).
+    /// Invalidates every token of every account (a password change, or
+    /// the app's access withdrawn).
     pub fn revoke_all(&self) {
         self.shared.lock().tokens.clear();
     }
 
-    /// Replaces the account's media (newest first).
-    pub fn set_media(&self, media: Vec<FakeMedia>) {
-        self.shared.lock().set_media(media);
-    }
-
-    /// Adds a newest post.
-    pub fn publish(&self, m: FakeMedia) {
+    /// Invalidates every token of `account` (its password changed), and
+    /// only those.
+    pub fn revoke_account(&self, account: FakeAccountId) {
         let mut inner = self.shared.lock();
-        let mut media = std::mem::take(&mut inner.media);
+        inner.account(account);
+        inner.tokens.retain(|_, t| t.account != account.0);
+    }
+
+    /// Replaces the main account's media (newest first).
+    pub fn set_media(&self, media: Vec<FakeMedia>) {
+        self.set_media_of(FakeAccountId::MAIN, media);
+    }
+
+    /// Replaces the media of `account` (newest first).
+    pub fn set_media_of(&self, account: FakeAccountId, media: Vec<FakeMedia>) {
+        self.shared.lock().set_media(account, media);
+    }
+
+    /// Adds a newest post to the main account.
+    pub fn publish(&self, m: FakeMedia) {
+        self.publish_to(FakeAccountId::MAIN, m);
+    }
+
+    /// Adds a newest post to `account`.
+    pub fn publish_to(&self, account: FakeAccountId, m: FakeMedia) {
+        let mut inner = self.shared.lock();
+        let mut media = inner.account(account).media.clone();
         media.insert(0, m);
-        inner.set_media(media);
+        inner.set_media(account, media);
     }
 
-    /// The account's media (newest first).
+    /// The main account's media (newest first).
     pub fn media(&self) -> Vec<FakeMedia> {
-        self.shared.lock().media.clone()
+        self.media_of(FakeAccountId::MAIN)
     }
 
-    /// Changes options (page size, lifetimes…) while running.
+    /// The media of `account` (newest first).
+    pub fn media_of(&self, account: FakeAccountId) -> Vec<FakeMedia> {
+        self.shared.lock().account(account).media.clone()
+    }
+
+    /// Changes options (page size, lifetimes, latency…) while running.
     pub fn configure(&self, f: impl FnOnce(&mut FakeOptions)) {
         f(&mut self.shared.lock().opts);
     }
@@ -227,9 +352,37 @@ impl FakeInstagram {
         inner.faults.remove(&route);
     }
 
-    /// How many calls `route` has answered (or failed).
+    /// How many calls `route` has answered (or failed), for every account.
     pub fn calls(&self, route: Route) -> usize {
         self.shared.lock().calls.get(&route).copied().unwrap_or(0)
+    }
+
+    /// How many of those calls were made for `account`: with a token of it
+    /// (even an expired one), or, on the CDN, for an asset of it. Calls
+    /// with a token the fake does not know count for no account.
+    pub fn calls_by(&self, route: Route, account: FakeAccountId) -> usize {
+        let inner = self.shared.lock();
+        inner
+            .calls_by
+            .get(&(route, account.0))
+            .copied()
+            .unwrap_or(0)
+    }
+
+    /// Graph and CDN requests being answered now.
+    pub fn in_flight(&self) -> usize {
+        self.shared.in_flight.load(Ordering::SeqCst)
+    }
+
+    /// The most Graph and CDN requests that were answered at once since the
+    /// start or [`Self::reset_peak`].
+    pub fn peak_in_flight(&self) -> usize {
+        self.shared.peak.load(Ordering::SeqCst)
+    }
+
+    /// Restarts the peak from the requests in flight now.
+    pub fn reset_peak(&self) {
+        self.shared.reset_peak();
     }
 
     /// What the last call to `route` looked like.
@@ -243,8 +396,12 @@ impl FakeInstagram {
         cdn::signed_url(&self.shared, asset, SystemTime::now() + lifetime)
     }
 
-    /// The bytes the CDN serves for an asset.
+    /// The bytes the CDN serves for an asset (of any account).
     pub fn asset(&self, asset: &str) -> Option<Bytes> {
-        self.shared.lock().assets.get(asset).map(|(_, b)| b.clone())
+        self.shared
+            .lock()
+            .assets
+            .get(asset)
+            .map(|a| a.bytes.clone())
     }
 }

@@ -1,9 +1,11 @@
-//! The fake account's posts and the bytes its CDN serves for them.
+//! The fake accounts' posts and the bytes its CDN serves for them.
 
 use std::collections::HashMap;
 
 use bytes::Bytes;
 use serde_json::{Value, json};
+
+use crate::state::Asset;
 
 /// One post of the fake account.
 #[derive(Clone, Debug)]
@@ -140,9 +142,17 @@ impl FakeMedia {
         out
     }
 
-    pub(super) fn register_assets(&self, assets: &mut HashMap<String, (&'static str, Bytes)>) {
+    pub(super) fn register_assets(&self, account: usize, assets: &mut HashMap<String, Asset>) {
         for (name, ct, bytes) in self.assets() {
-            assets.insert(name, (sniff(&bytes, ct), bytes));
+            let content_type = sniff(&bytes, ct);
+            assets.insert(
+                name,
+                Asset {
+                    account,
+                    content_type,
+                    bytes,
+                },
+            );
         }
     }
 
@@ -227,11 +237,92 @@ impl FakeChild {
 /// `n` posts, newest first, cycling through every kind of post the Graph
 /// API returns: image, video with thumbnail, carousel (image + video
 /// children), image without caption, copyright-flagged video without
-/// `media_url`. Ids are `179000000000NNNN`, children `178000000000NNNN`.
+/// `media_url`. Ids are `17900000000NNNNN`, children `17800000000NNNNN`.
 pub fn sample_media(n: usize) -> Vec<FakeMedia> {
+    sample_posts(
+        n,
+        |k| format!("17900000000{k:05}"),
+        |k| format!("17800000000{k:05}"),
+    )
+}
+
+/// The posts of [`sample_media`] for another account: the same `n` posts
+/// (kinds, captions, timestamps) under ids of their own, digits only, so
+/// that every seed's ids differ from every other seed's and from those of
+/// [`sample_media`]. Ids are `179SSSSSSNNNNNNN`, children
+/// `178SSSSSSNNNNNNN`, with the seed in `SSSSSS`; use seeds from 1 for the
+/// accounts after the main one.
+///
+/// # Panics
+/// If `seed` has more than six digits or `n` is 5,000,000 or more (the ids
+/// would no longer be distinct).
+pub fn sample_media_for(seed: usize, n: usize) -> Vec<FakeMedia> {
+    check_seeded(seed, n);
+    sample_posts(n, |k| seeded_post_id(seed, k), |k| seeded_child_id(seed, k))
+}
+
+/// The posts of `like` (made by [`sample_media`] or [`sample_media_for`],
+/// resized or not) under the ids [`sample_media_for`]`(seed, like.len())`
+/// gives them, sharing their bytes instead of making new ones: many
+/// accounts of the same posts for a benchmark, in the memory and time of
+/// one. Tests that must tell accounts' bytes apart want
+/// [`sample_media_for`].
+///
+/// # Panics
+/// As [`sample_media_for`], and if a post has more than two children.
+pub fn sample_media_like(seed: usize, like: &[FakeMedia]) -> Vec<FakeMedia> {
+    let n = like.len();
+    check_seeded(seed, n);
+    like.iter()
+        .enumerate()
+        .map(|(i, m)| {
+            let k = n - i;
+            assert!(
+                m.children.len() <= 2,
+                "sample_media_like: post {} has more than two children",
+                m.id
+            );
+            let id = seeded_post_id(seed, k);
+            let children = m
+                .children
+                .iter()
+                .enumerate()
+                .map(|(j, c)| FakeChild {
+                    id: seeded_child_id(seed, 2 * k + j),
+                    ..c.clone()
+                })
+                .collect();
+            FakeMedia {
+                permalink: m.permalink.replace(&m.id, &id),
+                id,
+                children,
+                ..m.clone()
+            }
+        })
+        .collect()
+}
+
+fn check_seeded(seed: usize, n: usize) {
+    assert!(seed < 1_000_000, "sample media: seed {seed} is too large");
+    assert!(n < 5_000_000, "sample media: {n} posts are too many");
+}
+
+fn seeded_post_id(seed: usize, k: usize) -> String {
+    format!("179{seed:06}{k:07}")
+}
+
+fn seeded_child_id(seed: usize, k: usize) -> String {
+    format!("178{seed:06}{k:07}")
+}
+
+fn sample_posts(
+    n: usize,
+    post_id: impl Fn(usize) -> String,
+    child_id: impl Fn(usize) -> String,
+) -> Vec<FakeMedia> {
     (0..n)
         .map(|i| {
-            let id = format!("17900000000{:05}", n - i);
+            let id = post_id(n - i);
             // One post a day, newest first, in Instagram's `+0000` form.
             let day = 28 - (i % 28);
             let month = 11 - (i / 28) % 11;
@@ -245,8 +336,8 @@ pub fn sample_media(n: usize) -> Vec<FakeMedia> {
                     Some(&caption),
                     &ts,
                     vec![
-                        FakeChild::image(&format!("17800000000{:05}", 2 * (n - i))),
-                        FakeChild::video(&format!("17800000000{:05}", 2 * (n - i) + 1)),
+                        FakeChild::image(&child_id(2 * (n - i))),
+                        FakeChild::video(&child_id(2 * (n - i) + 1)),
                     ],
                 ),
                 3 => FakeMedia::image(&id, None, &ts),

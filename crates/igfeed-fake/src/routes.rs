@@ -1,13 +1,16 @@
 //! The fake's one entry point: every request is named as a [`Route`] first,
-//! so the tests can count it, see what it asked for and make it fail the
-//! same way whichever handler would have answered it.
+//! so the tests can count it (in all and by account), see what it asked
+//! for, count it in flight and make it fail the same way whichever handler
+//! would have answered it. `/_fake/...` are the fake's own controls.
 
 use std::collections::HashMap;
 use std::sync::Arc;
+use std::sync::atomic::Ordering;
 
 use axum::extract::{Request, State};
-use axum::http::{StatusCode, header};
+use axum::http::{Method, StatusCode, header};
 use axum::response::{IntoResponse, Response};
+use serde_json::{Value, json};
 
 use crate::state::Shared;
 use crate::{Fault, cdn, faults, graph};
@@ -39,14 +42,32 @@ pub struct Seen {
     pub user_agent: Option<String>,
 }
 
+impl Route {
+    const ALL: [Route; 5] = [
+        Route::Me,
+        Route::MediaList,
+        Route::MediaUrls,
+        Route::Refresh,
+        Route::Cdn,
+    ];
+
+    /// The route's key in `/_fake/stats`.
+    fn key(self) -> &'static str {
+        match self {
+            Route::Me => "me",
+            Route::MediaList => "media_list",
+            Route::MediaUrls => "media_urls",
+            Route::Refresh => "refresh",
+            Route::Cdn => "cdn",
+        }
+    }
+}
+
 pub(crate) async fn dispatch(State(shared): State<Arc<Shared>>, req: Request) -> Response {
     let path = req.uri().path().to_string();
-    let query: HashMap<String, String> =
-        url::form_urlencoded::parse(req.uri().query().unwrap_or("").as_bytes())
-            .into_owned()
-            .collect();
     let segs: Vec<&str> = path.trim_matches('/').split('/').collect();
     let route = match segs.as_slice() {
+        ["_fake", what] => return control(&shared, req.method(), what),
         ["refresh_access_token"] => Route::Refresh,
         ["cdn", _] => Route::Cdn,
         [v, "me"] if v.starts_with('v') => Route::Me,
@@ -54,9 +75,22 @@ pub(crate) async fn dispatch(State(shared): State<Arc<Shared>>, req: Request) ->
         [v, _] if v.starts_with('v') => Route::MediaUrls,
         _ => return (StatusCode::NOT_FOUND, "unknown path").into_response(),
     };
-    let fault = {
+    // Held until the answer is made, faults and latency included.
+    let _in_flight = shared.enter();
+    let query: HashMap<String, String> =
+        url::form_urlencoded::parse(req.uri().query().unwrap_or("").as_bytes())
+            .into_owned()
+            .collect();
+    let (fault, latency) = {
         let mut inner = shared.lock();
         *inner.calls.entry(route).or_default() += 1;
+        let key = match route {
+            Route::Cdn => segs[1],
+            _ => query.get("access_token").map(String::as_str).unwrap_or(""),
+        };
+        if let Some(account) = inner.account_of_call(route, key) {
+            *inner.calls_by.entry((route, account)).or_default() += 1;
+        }
         let seen = Seen {
             path: path.clone(),
             fields: query.get("fields").cloned(),
@@ -68,8 +102,11 @@ pub(crate) async fn dispatch(State(shared): State<Arc<Shared>>, req: Request) ->
                 .map(str::to_string),
         };
         inner.last.insert(route, seen);
-        inner.take_fault(route)
+        (inner.take_fault(route), inner.opts.latency)
     };
+    if !latency.is_zero() {
+        tokio::time::sleep(latency).await;
+    }
     if let Some(fault) = fault.filter(|f| !matches!(f, Fault::Pass)) {
         return faults::apply_fault(fault).await;
     }
@@ -79,5 +116,43 @@ pub(crate) async fn dispatch(State(shared): State<Arc<Shared>>, req: Request) ->
         Route::Me => graph::me(&shared, &query),
         Route::MediaList => graph::media_list(&shared, segs[0], &query),
         Route::MediaUrls => graph::media_urls(&shared, segs[1], &query),
+    }
+}
+
+/// `/_fake/...`, for scripts that run `igfeed fake-upstream` and cannot
+/// call [`crate::FakeInstagram`]: neither counted as a route nor in flight.
+fn control(shared: &Shared, method: &Method, what: &str) -> Response {
+    match (what, method) {
+        ("stats", &Method::GET) => {
+            let calls: serde_json::Map<String, Value> = {
+                let inner = shared.lock();
+                Route::ALL
+                    .iter()
+                    .map(|r| {
+                        let n = inner.calls.get(r).copied().unwrap_or(0);
+                        (r.key().to_string(), json!(n))
+                    })
+                    .collect()
+            };
+            let body = json!({
+                "in_flight": shared.in_flight.load(Ordering::SeqCst),
+                "peak_in_flight": shared.peak.load(Ordering::SeqCst),
+                "calls": calls,
+            });
+            (
+                [(header::CONTENT_TYPE, "application/json")],
+                body.to_string(),
+            )
+                .into_response()
+        }
+        ("reset_peak", &Method::POST) => {
+            shared.reset_peak();
+            StatusCode::NO_CONTENT.into_response()
+        }
+        ("stats", _) => (StatusCode::METHOD_NOT_ALLOWED, [(header::ALLOW, "GET")]).into_response(),
+        ("reset_peak", _) => {
+            (StatusCode::METHOD_NOT_ALLOWED, [(header::ALLOW, "POST")]).into_response()
+        }
+        _ => (StatusCode::NOT_FOUND, "unknown path").into_response(),
     }
 }
