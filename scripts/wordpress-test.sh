@@ -64,6 +64,10 @@ else
 fi
 
 wp_cleanup() {
+  if [[ -n ${PHP_PID:-} ]]; then
+    kill -- "-$PHP_PID" 2>/dev/null
+    for ((i = 0; i < 50; i++)); do kill -0 -- "-$PHP_PID" 2>/dev/null || break; sleep 0.1; done
+  fi
   if [[ -n ${WP_TEST_ARTIFACTS:-} ]]; then
     mkdir -p "$WP_TEST_ARTIFACTS" && cp "$WORK"/*.html "$WORK"/*.log "$WORK"/*.err "$WP_TEST_ARTIFACTS"/ 2>/dev/null
   fi
@@ -92,12 +96,22 @@ check() { # check DESCRIPTION COMMAND...
 }
 
 step "igfeed + fake Instagram"
-start_fake_upstream
+# Two Instagram accounts when this igfeed has named accounts: 'default'
+# from IGFEED_ACCESS_TOKEN, 'shop' put through the admin API (the admin key
+# stays in this script; WordPress never sees a key or a token).
+ACCOUNTS=1
+if "$BIN" fake-upstream --help 2>/dev/null | grep -q -- '--accounts'; then
+  ACCOUNTS=2
+  start_fake_upstream --accounts 2
+else
+  start_fake_upstream
+fi
+ADMIN_KEY=$(python3 -c 'import secrets; print(secrets.token_hex(16))')
 IG_PORT=$(free_port)
 IG=http://127.0.0.1:$IG_PORT
 start_igfeed() {
   IGFEED_GRAPH_URL=$GRAPH_URL IGFEED_ACCESS_TOKEN=$TOKEN IGFEED_LISTEN=127.0.0.1:$IG_PORT \
-    IGFEED_DATA_DIR=$WORK/igfeed-data IGFEED_MEDIA_HOSTS=127.0.0.1 RUST_LOG=warn \
+    IGFEED_DATA_DIR=$WORK/igfeed-data IGFEED_MEDIA_HOSTS=127.0.0.1 IGFEED_ADMIN_KEY=$ADMIN_KEY RUST_LOG=warn \
     "$BIN" >>"$WORK/igfeed.log" 2>&1 &
   IG_PID=$!
   PIDS+=("$IG_PID")
@@ -109,8 +123,15 @@ start_igfeed
 FEED_PATH=/feeds/default
 if [[ $(curl -s -o /dev/null -w '%{http_code}' "$IG/feeds/default") != 200 ]]; then
   FEED_PATH=/feed
+  ACCOUNTS=1
 fi
-echo "igfeed at $IG, feed at $FEED_PATH"
+if [[ $ACCOUNTS == 2 ]]; then
+  TOKEN2=$(python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))["tokens"][1])' "$WORK/fake.json")
+  curl -fs -o /dev/null -X PUT -H "Authorization: Bearer $ADMIN_KEY" -H 'Content-Type: application/json' \
+    --data "{\"access_token\":\"$TOKEN2\"}" "$IG/admin/accounts/shop" || { echo "could not add the account 'shop'"; exit 1; }
+  wait_up "$IG/feeds/shop" 150 || { echo "igfeed did not serve /feeds/shop"; exit 1; }
+fi
+echo "igfeed at $IG, feed at $FEED_PATH, $ACCOUNTS account(s)"
 
 step "MariaDB (private datadir and socket)"
 DB_DIR=$WORK/db
@@ -174,22 +195,29 @@ echo "pages: $PAGES"
 wpeval() { php "$TESTENV/eval.php" "$WP/wp-load.php" "$1"; }
 [[ $FEED_PATH == /feed ]] && wpeval "update_option( 'igfeed_test_feed_path', '/feed' );"
 
-PHP_CLI_SERVER_WORKERS=4 php -S "127.0.0.1:$WP_PORT" -t "$WP" "$WP/router.php" >"$WORK/php-server.log" 2>&1 &
-PIDS+=($!)
+# Its own session, so that its worker processes (which outlive a killed
+# master) are stopped with it as one process group.
+PHP_CLI_SERVER_WORKERS=4 setsid php -S "127.0.0.1:$WP_PORT" -t "$WP" "$WP/router.php" >"$WORK/php-server.log" 2>&1 &
+PHP_PID=$!
 wait_up "$SITE/wp-login.php" 100 || { echo "WordPress did not answer"; cat "$WORK/php-server.log"; exit 1; }
 echo "WordPress at $SITE (ready after $((SECONDS - START))s)"
 
 # --- checks ---------------------------------------------------------------
 curl -fs "$IG$FEED_PATH" >"$WORK/feed.json"
+[[ $ACCOUNTS == 2 ]] && curl -fs "$IG/feeds/shop" >"$WORK/feed-shop.json"
 page() { curl -fs "$SITE/igfeed-$1/" >"$WORK/page-$1.html"; }
+srcs() { grep -o '<img class="igfeed__image" src="[^"]*"' "$1" | sort; }
 
-# grid_ok NAME EXPECTED_ITEMS [TYPE]: the page's grid has EXPECTED_ITEMS
-# posts, in the feed's order (of TYPE), each a link to its permalink around
-# an <img> from igfeed's /media/ with alt text, loading=lazy, and
-# width/height/srcset exactly when the feed has them; videos carry a badge.
+# grid_ok NAME EXPECTED_ITEMS [TYPE] [ACCOUNT]: the page's grid has
+# EXPECTED_ITEMS posts of ACCOUNT's feed, in order (of TYPE), each a link to
+# its permalink around an <img> from igfeed's /media/ with alt text,
+# loading=lazy, and width/height/srcset exactly when the feed has them;
+# videos carry a badge.
 grid_ok() {
   page "$1" || return 1
-  python3 - "$WORK/page-$1.html" "$WORK/feed.json" "$IG" "$2" "${3:-}" <<'PY'
+  local feed=$WORK/feed.json
+  [[ ${4:-default} != default ]] && feed=$WORK/feed-$4.json
+  python3 - "$WORK/page-$1.html" "$feed" "$IG" "$2" "${3:-}" <<'PY'
 import json, sys
 from html.parser import HTMLParser
 
@@ -206,6 +234,7 @@ class Grid(HTMLParser):
         cls = (a.get("class") or "").split()
         if tag == "ul" and "igfeed__grid" in cls:
             self.grids += 1
+            self.label = a.get("aria-label")
         if tag == "li" and "igfeed__item" in cls:
             self.cur = {"class": cls, "img": None, "href": None, "badge": False}
             self.items.append(self.cur)
@@ -223,6 +252,8 @@ g.feed(open(html_file).read())
 errors = []
 if g.grids != 1:
     errors.append(f"{g.grids} grids")
+elif g.label != "Instagram posts by @" + feed["user"]["username"]:
+    errors.append(f"aria-label {g.label!r}")
 if len(g.items) != len(posts):
     errors.append(f"{len(g.items)} items, expected {len(posts)}")
 for item, post in zip(g.items, posts):
@@ -300,13 +331,17 @@ check "block with captions, 2 columns, align wide: a caption under each captione
 check "limit=999 columns=0 clamp to the whole feed (at most 50) and 1 column" clamped_ok
 check "an invalid account renders no grid, only a comment" invalid_ok
 check "the stylesheet is linked and no igfeed script is sent to visitors" assets_ok
+if [[ $ACCOUNTS == 2 ]]; then
+  distinct_ok() { ! grep -Fxf <(srcs "$WORK/page-shop.html") <(srcs "$WORK/page-shortcode.html") >/dev/null; }
+  check "[igfeed account=\"shop\" limit=5] renders the second account's 5 posts" grid_ok shop 5 '' shop
+  check "… none of which is the default account's" distinct_ok
+fi
 
 step "igfeed unreachable: the last good copy"
 cp "$WORK/page-shortcode.html" "$WORK/page-shortcode-before.html"
 kill "$IG_PID" && wait "$IG_PID" 2>/dev/null || true
 # The fresh copy expires (dropped here, as the cache lifetime would).
 wpeval "Igfeed_Client::drop( 'default' );"
-srcs() { grep -o '<img class="igfeed__image" src="[^"]*"' "$1" | sort; }
 down_ok() {
   curl -fs "$SITE/igfeed-shortcode/" >"$WORK/page-down.html" || return 1
   [[ $(srcs "$WORK/page-down.html" | wc -l) == 9 && "$(srcs "$WORK/page-down.html")" == "$(srcs "$WORK/page-shortcode-before.html")" ]] &&
@@ -347,7 +382,26 @@ check "webhook signed with another secret: 401, cache kept" hook_gives 401 "$oth
 check "webhook with a good signature: 200" hook_gives 200 "$(sign "$BODY")"
 check "… dropped the cached copy" not_cached
 check "… and fired igfeed_feed_updated('default') with the event" updated_ok
+# The first read after the drop may bring a new feed (igfeed refetched it
+# when it restarted); once that copy is stored, the next read after a drop
+# must be a 304.
+revalidated_ok() {
+  [[ $(wpeval "Igfeed_Client::get_feed( 'default' ); Igfeed_Client::drop( 'default' ); echo Igfeed_Client::get_feed( 'default' )['igfeed_source'];") == not-modified ]]
+}
+check "a read after a drop revalidates with If-None-Match and igfeed answers 304" revalidated_ok
 check "the next page view reads igfeed again and renders" grid_ok shortcode 9
+if [[ $ACCOUNTS == 2 ]]; then
+  key_shop=$(wpeval "echo Igfeed_Client::cache_key( 'shop', '' );")
+  wpeval "Igfeed_Client::get_feed( 'shop' );"
+  shop_hook_ok() {
+    local body='{"event":"feed.updated","account":"shop","added":[],"removed":[],"fetched_at":"2026-11-30T12:00:00Z"}'
+    [[ $(curl -s -o "$WORK/hook.out" -w '%{http_code}' -X POST -H 'Content-Type: application/json' \
+      -H "X-Igfeed-Signature: $(sign "$body")" --data-binary "$body" "$SITE/wp-json/igfeed/v1/webhook") == 200 ]] &&
+      [[ $(wpeval "echo ( get_transient( '$key_shop' ) ? 'kept' : 'dropped' ) . ' ' . ( get_transient( '$key' ) ? 'kept' : 'dropped' );") == 'dropped kept' ]] &&
+      [[ $(wpeval "\$u = get_option( 'igfeed_test_updated' ); echo end( \$u )['account'];") == shop ]]
+  }
+  check "a webhook for 'shop' drops shop's copy only and fires the action for 'shop'" shop_hook_ok
+fi
 
 step "graph.instagram.com stand-in (Bricks' Instagram element)"
 check "GET /me/media, /me, /{id}/children, refresh_access_token with the placeholder token answer Graph-shaped JSON with igfeed media URLs" \
@@ -381,6 +435,15 @@ check "GET /me/media, /me, /{id}/children, refresh_access_token with the placeho
     if ( \$page2['data'][0]['id'] !== \$media['data'][5]['id'] ) { \$fail( 'paging' ); }
     echo '  ' . count( \$media['data'] ) . ' posts, @' . \$me['username'] . ', album ' . \$album . ' with ' . count( \$children['data'] ) . ' children, refresh kept the placeholder' . PHP_EOL;
   "
+if [[ $ACCOUNTS == 2 ]]; then
+  check "igfeed-placeholder.shop answers from the 'shop' account" \
+    php "$TESTENV/eval.php" "$WP/wp-load.php" "
+      \$r = wp_remote_get( 'https://graph.instagram.com/me?fields=username&access_token=igfeed-placeholder.shop' );
+      \$u = json_decode( wp_remote_retrieve_body( \$r ), true )['username'] ?? '';
+      \$shop = json_decode( file_get_contents( '$WORK/feed-shop.json' ), true )['user']['username'];
+      echo '  @' . \$u . PHP_EOL;
+      exit( \$u === \$shop && 'example' !== \$u ? 0 : 1 );"
+fi
 check "a call with any other token is left alone (and blocked here by WP_HTTP_BLOCK_EXTERNAL)" \
   php "$TESTENV/eval.php" "$WP/wp-load.php" "
     \$r = wp_remote_get( 'https://graph.instagram.com/me/media?fields=id&access_token=IGQVJrealtoken' );

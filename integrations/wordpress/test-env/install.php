@@ -37,6 +37,7 @@ $igfeed_pages = array(
 	'videos'    => '[igfeed type="video" limit="50"]',
 	'clamped'   => '[igfeed limit="999" columns="0"]',
 	'invalid'   => '[igfeed account="Not_Valid!"]',
+	'shop'      => '[igfeed account="shop" limit="5"]',
 );
 $igfeed_ids = array();
 foreach ( $igfeed_pages as $igfeed_slug => $igfeed_content ) {
