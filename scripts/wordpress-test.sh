@@ -54,6 +54,33 @@ else
   echo "packages: all present"
 fi
 
+pass=0
+fail=0
+check() { # check DESCRIPTION COMMAND...
+  local what=$1
+  shift
+  if "$@"; then
+    echo "ok: $what"
+    pass=$((pass + 1))
+  else
+    echo "FAILED: $what"
+    fail=$((fail + 1))
+  fi
+}
+
+step "syntax"
+lint_ok() {
+  local f out rc=0
+  while IFS= read -r -d '' f; do
+    out=$(php -l "$f" 2>&1) || { echo "  $out"; rc=1; }
+  done < <(find "$PLUGIN" "$TESTENV" -name '*.php' -print0)
+  return $rc
+}
+check "php -l on every PHP file of the plugin, its tests and the test environment ($(find "$PLUGIN" "$TESTENV" -name '*.php' | wc -l) files)" lint_ok
+if command -v node >/dev/null 2>&1; then
+  check "node --check on the block's editor script" node --check "$PLUGIN/block/editor.js"
+fi
+
 # --- igfeed ---------------------------------------------------------------
 if [[ -n ${IGFEED_BIN:-} ]]; then
   BIN=$(realpath "$IGFEED_BIN")
@@ -80,20 +107,6 @@ wp_cleanup() {
 }
 EXTRA_CLEANUP=wp_cleanup
 source scripts/lib.sh
-
-pass=0
-fail=0
-check() { # check DESCRIPTION COMMAND...
-  local what=$1
-  shift
-  if "$@"; then
-    echo "ok: $what"
-    pass=$((pass + 1))
-  else
-    echo "FAILED: $what"
-    fail=$((fail + 1))
-  fi
-}
 
 step "igfeed + fake Instagram"
 # Two Instagram accounts when this igfeed has named accounts: 'default'
