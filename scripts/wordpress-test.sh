@@ -152,7 +152,7 @@ DB_SOCK=$WORK/mysqld.sock
 mariadb-install-db --no-defaults --datadir="$DB_DIR" --user=root --auth-root-authentication-method=normal \
   --skip-test-db >"$WORK/db-install.log" 2>&1 || { cat "$WORK/db-install.log"; exit 1; }
 /usr/sbin/mariadbd --no-defaults --datadir="$DB_DIR" --socket="$DB_SOCK" --skip-networking --user=root \
-  --pid-file="$WORK/mysqld.pid" --log-error="$WORK/mysqld.err" --innodb-buffer-pool-size=64M &
+  --pid-file="$WORK/mysqld.pid" --log-error="$WORK/mysqld.err" --innodb-buffer-pool-size=64M >>"$WORK/mysqld.err" 2>&1 &
 DB_PID=$!
 for ((i = 0; i < 300; i++)); do
   mariadb-admin --no-defaults -S "$DB_SOCK" -uroot ping >/dev/null 2>&1 && break
@@ -166,6 +166,7 @@ WP=$WORK/wp
 WP_PORT=$(free_port)
 SITE=http://127.0.0.1:$WP_PORT
 SECRET=$(python3 -c 'import secrets; print(secrets.token_hex(24))')
+LOGIN_SECRET=$(python3 -c 'import secrets; print(secrets.token_hex(24))')
 export WP_HTTP_HOST=127.0.0.1:$WP_PORT
 cp -a /usr/share/wordpress "$WP"
 rm -f "$WP/wp-config.php"
@@ -198,6 +199,7 @@ define( 'AUTOMATIC_UPDATER_DISABLED', true );
 define( 'WP_HTTP_BLOCK_EXTERNAL', true );
 define( 'IGFEED_URL', '$IG' );
 define( 'IGFEED_WEBHOOK_SECRET', '$SECRET' );
+define( 'IGFEED_TEST_LOGIN_SECRET', '$LOGIN_SECRET' );
 if ( ! defined( 'ABSPATH' ) ) {
 	define( 'ABSPATH', __DIR__ . '/' );
 }
@@ -533,11 +535,35 @@ sys.exit(0 if ok else 1)
 PY
   }
   check "the shortcode page's 9 images load in Chromium from igfeed" browser_ok
+  # The block editor: log in (test-only mu-plugin), insert igfeed/feed into
+  # a new page and wait for its server-side preview.
+  editor_ok() {
+    timeout 150 chromium --headless --no-sandbox --disable-gpu --disable-quic --no-first-run \
+      --disable-background-networking --disable-component-update --disable-sync \
+      --user-data-dir="$WORK/chromium-editor" --window-size=1400,1200 --virtual-time-budget=60000 \
+      --dump-dom "$SITE/?igfeed-test-login=$LOGIN_SECRET" 2>"$WORK/chromium-editor.err" >"$WORK/dom-editor.html" || true
+    local body
+    body=$(grep -o '<body[^>]*>' "$WORK/dom-editor.html" || true)
+    python3 - "$body" <<'PY'
+import re, sys
+a = dict(re.findall(r'data-([a-z]+)="([^"]*)"', sys.argv[1]))
+ok = a.get("done") == "true" and a.get("registered") == "igfeed/feed" and a.get("items") == "2" and "error" not in a
+print(f"  block {a.get('registered')!r} ({a.get('title')!r}) in the editor, preview shows {a.get('items')} posts" + (f", error {a['error']}" if "error" in a else ""))
+sys.exit(0 if ok else 1)
+PY
+  }
+  check "the block editor offers igfeed/feed and previews it (server-side render)" editor_ok
   if [[ -n ${WP_TEST_ARTIFACTS:-} ]]; then
     mkdir -p "$WP_TEST_ARTIFACTS"
     timeout 60 chromium --headless --no-sandbox --disable-gpu --no-first-run --user-data-dir="$WORK/chromium-profile" \
       --window-size=1000,1400 --virtual-time-budget=10000 --screenshot="$WP_TEST_ARTIFACTS/shortcode.png" \
       "$SITE/igfeed-captions/" >/dev/null 2>&1 || true
+    timeout 150 chromium --headless --no-sandbox --disable-gpu --no-first-run --user-data-dir="$WORK/chromium-editor-shot" \
+      --window-size=1400,1000 --virtual-time-budget=60000 --screenshot="$WP_TEST_ARTIFACTS/editor.png" \
+      "$SITE/?igfeed-test-login=$LOGIN_SECRET" >/dev/null 2>&1 || true
+    timeout 60 chromium --headless --no-sandbox --disable-gpu --no-first-run --user-data-dir="$WORK/chromium-settings-shot" \
+      --window-size=1200,1300 --virtual-time-budget=10000 --screenshot="$WP_TEST_ARTIFACTS/settings.png" \
+      "$SITE/?igfeed-test-login=$LOGIN_SECRET&to=settings" >/dev/null 2>&1 || true
   fi
 fi
 

@@ -270,6 +270,7 @@ final class Igfeed_Settings {
 		}
 		echo '</p>';
 
+		echo '<h2>' . esc_html__( 'Cache', 'igfeed' ) . '</h2><p>' . esc_html__( 'Feeds are kept for the cache lifetime, and the last good copy for when igfeed cannot be reached. Dropping them makes the next page view read igfeed again.', 'igfeed' ) . '</p>';
 		echo '<form action="' . esc_url( admin_url( 'admin-post.php' ) ) . '" method="post">';
 		echo '<input type="hidden" name="action" value="igfeed_clear_cache" />';
 		wp_nonce_field( 'igfeed_clear_cache' );
