@@ -64,9 +64,9 @@ PY
 passed=0
 failed=0
 # The example page on another origin, reading the feed cross-origin (CORS,
-# Cross-Origin-Resource-Policy); then igfeed's own /demo page, under its
-# strict Content-Security-Policy.
-for page in "cross-origin|http://localhost:$PAGE_PORT/feed.html?feed=http://127.0.0.1:$API_PORT/feed" \
+# Cross-Origin-Resource-Policy) of the account named in the query; then
+# igfeed's own /demo page, under its strict Content-Security-Policy.
+for page in "cross-origin|http://localhost:$PAGE_PORT/feed.html?igfeed=http://127.0.0.1:$API_PORT&account=default" \
   "demo-csp|http://127.0.0.1:$API_PORT/demo"; do
   if check_page "${page%%|*}" "${page#*|}"; then passed=$((passed + 1)); else failed=$((failed + 1)); fi
 done

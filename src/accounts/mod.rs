@@ -235,13 +235,17 @@ impl Accounts {
     }
 
     /// Removes `name` and its stored state (atomically: a crash leaves the
-    /// account whole or gone). `default` is emptied instead: it loses its
-    /// token and feed but stays, without a token. `None` when unknown.
+    /// account whole or gone). `None` when unknown. `default` is never
+    /// removed (it is what `/feed` stands for): `None` too, and callers
+    /// refuse it first.
     pub fn remove(
         &self,
         _held: &SetGuard<'_>,
         name: &AccountName,
     ) -> io::Result<Option<Arc<Account>>> {
+        if name.is_default() {
+            return Ok(None);
+        }
         let Some(account) = self.get(name) else {
             return Ok(None);
         };
@@ -252,20 +256,7 @@ impl Accounts {
             .write()
             .unwrap_or_else(|e| e.into_inner())
             .remove(name);
-        if name.is_default() {
-            let (file, feed) = match &self.root {
-                Some(root) => {
-                    disk::create_dir(root, name)?;
-                    let dir = root.join(name.as_str());
-                    (Some(TokenFile::new(&dir)), Some(SnapshotFile::new(&dir)))
-                }
-                None => (None, None),
-            };
-            let tokens = TokenManager::empty(file, self.policy);
-            self.insert(self.account(name.clone(), tokens, feed));
-        } else {
-            self.bump();
-        }
+        self.bump();
         Ok(Some(account))
     }
 }

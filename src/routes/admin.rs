@@ -294,7 +294,7 @@ pub async fn put_account(
 }
 
 /// Removes an account: its stored state, its cached feed and its media.
-/// (`default` is emptied: it stays, without a token.)
+/// (`default` cannot be removed: 409.)
 #[utoipa::path(delete, path = "/admin/accounts/{account}", tag = "admin", security(("admin_key" = [])),
     params(("account" = String, Path, description = "The account's name", pattern = "^[a-z0-9][a-z0-9-]{0,39}$")),
     responses(
@@ -302,6 +302,7 @@ pub async fn put_account(
         (status = 400, description = "Bad account name", body = Problem, content_type = "application/problem+json"),
         (status = 401, description = "Wrong or missing admin key", body = Problem, content_type = "application/problem+json"),
         (status = 404, description = "No such account (or no admin key is configured)", body = Problem, content_type = "application/problem+json"),
+        (status = 409, description = "The account `default` cannot be removed", body = Problem, content_type = "application/problem+json"),
         (status = 500, description = "The data dir refused the change; nothing changed", body = Problem, content_type = "application/problem+json"),
     ))]
 pub async fn delete_account(
@@ -310,6 +311,11 @@ pub async fn delete_account(
     Path(name): Path<String>,
 ) -> Result<StatusCode, ApiError> {
     let name = AccountName::parse(&name).map_err(|e| ApiError::BadRequest(e.to_string()))?;
+    if name.is_default() {
+        return Err(ApiError::Conflict(
+            "the account default always exists (it is what /feed serves); give it another token with PUT /admin/token instead",
+        ));
+    }
     let set = state.accounts.lock().await;
     let removed = state
         .accounts

@@ -113,6 +113,19 @@ pub async fn spawn_app_tuned(
     start(fake, token, data_dir, config, tuning).await
 }
 
+/// The app against `fake` with `seed` as `IGFEED_ACCESS_TOKEN` and an
+/// existing data dir.
+pub async fn start_with_dir(
+    fake: Arc<FakeInstagram>,
+    seed: &str,
+    data_dir: Arc<tempfile::TempDir>,
+    tweak: impl FnOnce(&mut Config),
+) -> TestApp {
+    let mut config = test_config(&fake, seed, &data_dir);
+    tweak(&mut config);
+    start(fake, seed.to_string(), data_dir, config, Tuning::default()).await
+}
+
 /// The admin key the token tests configure.
 pub const ADMIN_KEY: &str = "test-admin-key-0123456789";
 
@@ -186,6 +199,11 @@ impl TestApp {
 
     pub async fn get(&self, path: &str) -> reqwest::Response {
         self.get_with(path, &[]).await
+    }
+
+    /// The status of `GET path`.
+    pub async fn status(&self, path: String) -> u16 {
+        self.get(&path).await.status().as_u16()
     }
 
     pub async fn get_with(&self, path: &str, headers: &[(&str, &str)]) -> reqwest::Response {

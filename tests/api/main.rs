@@ -6,6 +6,7 @@
     reason = "a failed unwrap is a failed test, with its location"
 )]
 
+mod accounts;
 mod admin;
 mod alerts;
 mod bad_input;
