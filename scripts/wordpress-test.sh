@@ -47,9 +47,13 @@ if ((${#missing[@]})); then
   if [[ ! -e /usr/sbin/policy-rc.d ]]; then
     printf '#!/bin/sh\nexit 101\n' >/usr/sbin/policy-rc.d && chmod +x /usr/sbin/policy-rc.d && policy_added=1
   fi
-  apt-get -o DPkg::Lock::Timeout=600 update -qq
-  DEBIAN_FRONTEND=noninteractive apt-get -o DPkg::Lock::Timeout=600 install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
-  [[ $policy_added == 1 ]] && rm -f /usr/sbin/policy-rc.d
+  installed=0
+  apt-get -o DPkg::Lock::Timeout=600 update -qq &&
+    DEBIAN_FRONTEND=noninteractive apt-get -o DPkg::Lock::Timeout=600 install -y -qq --no-install-recommends \
+      "${missing[@]}" >"${TMPDIR:-/tmp}/wordpress-test-apt.log" 2>&1 && installed=1
+  if [[ $policy_added == 1 ]]; then rm -f /usr/sbin/policy-rc.d; fi
+  [[ $installed == 1 ]] || { tail -30 "${TMPDIR:-/tmp}/wordpress-test-apt.log"; echo "apt-get install failed"; exit 1; }
+  rm -f "${TMPDIR:-/tmp}/wordpress-test-apt.log"
 else
   echo "packages: all present"
 fi
