@@ -171,6 +171,7 @@ WP_PORT=$(free_port)
 SITE=http://127.0.0.1:$WP_PORT
 SECRET=$(python3 -c 'import secrets; print(secrets.token_hex(24))')
 LOGIN_SECRET=$(python3 -c 'import secrets; print(secrets.token_hex(24))')
+export WP_ADMIN_PASS=$(python3 -c 'import secrets; print(secrets.token_hex(12))')
 export WP_HTTP_HOST=127.0.0.1:$WP_PORT
 cp -a /usr/share/wordpress "$WP"
 rm -f "$WP/wp-config.php"
@@ -499,6 +500,37 @@ check "query type, loop, tags and tag values from the live feed" \
     if ( 'post_title' !== apply_filters( 'bricks/dynamic_data/render_tag', 'post_title', null, 'text' ) ) { \$fail( 'other tags touched' ); }
     echo '  4 loop items, 8 tags' . PHP_EOL;
   "
+
+step "settings page (Settings API, nonce, capability) over HTTP"
+# login USER JAR: a logged-in cookie jar.
+login() {
+  curl -s -c "$2" -o /dev/null --data-urlencode "log=$1" --data-urlencode "pwd=$WP_ADMIN_PASS" \
+    -d 'wp-submit=Log+In' "$SITE/wp-login.php"
+}
+setting() { wpeval "echo Igfeed_Settings::get( '$1' );"; }
+# save JAR NONCE TTL: posts the settings form; prints the status.
+save() {
+  curl -s -b "$1" -o "$WORK/options.out" -w '%{http_code}' --data-urlencode "_wpnonce=$2" \
+    -d 'option_page=igfeed&action=update&_wp_http_referer=%2Fwp-admin%2Foptions-general.php%3Fpage%3Digfeed' \
+    -d "igfeed_settings%5Bcache_ttl%5D=$3" -d 'igfeed_settings%5Btimeout%5D=5' -d 'igfeed_settings%5Bbricks_account%5D=Bad%20Name' \
+    "$SITE/wp-admin/options.php"
+}
+settings_ok() {
+  login admin "$WORK/admin.jar"
+  curl -fs -b "$WORK/admin.jar" "$SITE/wp-admin/options-general.php?page=igfeed" >"$WORK/settings.html" || return 1
+  local nonce
+  nonce=$(python3 -c 'import re,sys; print(re.search(r"name=\"_wpnonce\" value=\"([0-9a-f]+)\"", open(sys.argv[1]).read()).group(1))' "$WORK/settings.html") || return 1
+  grep -q 'Set by the IGFEED_URL constant' "$WORK/settings.html" || return 1
+  [[ $(save "$WORK/admin.jar" "$nonce" 600) == 302 ]] || { echo "  save answered $(head -c 300 "$WORK/options.out")"; return 1; }
+  [[ $(setting cache_ttl) == 600 && $(setting timeout) == 5 && $(setting bricks_account) == default ]] || { echo "  not saved as expected"; return 1; }
+  [[ $(save "$WORK/admin.jar" 0123456789 900) == 403 && $(setting cache_ttl) == 600 ]] || { echo "  a bad nonce was accepted"; return 1; }
+  login reader "$WORK/reader.jar"
+  [[ $(curl -s -b "$WORK/reader.jar" -o /dev/null -w '%{http_code}' "$SITE/wp-admin/options-general.php?page=igfeed") == 403 ]] || { echo "  an editor opened the page"; return 1; }
+  [[ $(save "$WORK/reader.jar" "$nonce" 900) == 403 && $(setting cache_ttl) == 600 ]] || { echo "  an editor saved"; return 1; }
+  ! grep -qi "$TOKEN" "$WORK/settings.html"
+}
+check "admin saves through options.php (bad account refused); bad nonce and an editor get 403; no token on the page" settings_ok
+wpeval "delete_option( 'igfeed_settings' );"
 
 step "PHPUnit (inside this WordPress)"
 PHPUNIT_LOG=$WORK/phpunit.log

@@ -18,9 +18,22 @@ require_once ABSPATH . 'wp-admin/includes/plugin.php';
 
 // No mail leaves the test site (the install's notice would need sendmail).
 add_filter( 'pre_wp_mail', '__return_true' );
-$igfeed_result = wp_install( 'igfeed test site', 'admin', 'admin@example.com', true, '', wp_generate_password( 24 ) );
+$igfeed_result = wp_install( 'igfeed test site', 'admin', 'admin@example.com', true, '', getenv( 'WP_ADMIN_PASS' ) ?: wp_generate_password( 24 ) );
 if ( is_wp_error( $igfeed_result ) ) {
 	fwrite( STDERR, $igfeed_result->get_error_message() . "\n" );
+	exit( 1 );
+}
+// A user without manage_options, for the settings page's capability check.
+$igfeed_reader = wp_insert_user(
+	array(
+		'user_login' => 'reader',
+		'user_pass'  => getenv( 'WP_ADMIN_PASS' ) ?: wp_generate_password( 24 ),
+		'user_email' => 'reader@example.com',
+		'role'       => 'editor',
+	)
+);
+if ( is_wp_error( $igfeed_reader ) ) {
+	fwrite( STDERR, $igfeed_reader->get_error_message() . "\n" );
 	exit( 1 );
 }
 update_option( 'permalink_structure', '/%postname%/' );
