@@ -84,14 +84,18 @@ echo "fake's calls: $(python3 -c 'import json,sys; print(json.loads(sys.argv[1])
 ((PEAK <= BOUND)) || MISSED+=("peak upstream calls <= $BOUND ($PEAK)")
 
 # --- 3. RSS with every feed fetched once ----------------------------------
-# Let the warm-up finish (the media cache then stops growing).
+# Let the warm-up of 25,000 media finish: the fake then sees no more CDN
+# calls (the media cache, bounded by its budget, stops changing).
+cdn_calls() { curl -fs "$GRAPH_URL/_fake/stats" | python3 -c 'import json,sys; print(json.load(sys.stdin)["calls"]["cdn"])'; }
 prev=-1
-for _ in $(seq 120); do
-  cur=$(metric "$URL" '^igfeed_media_cache_bytes')
+for _ in $(seq 300); do
+  cur=$(cdn_calls)
   [[ $cur == "$prev" ]] && break
   prev=$cur
-  sleep 1
+  sleep 2
 done
+echo "warm-up done: $(cdn_calls) CDN calls"
+prev=$(metric "$URL" '^igfeed_media_cache_bytes')
 RSS=$(rss_mb "$IGFEED_PID")
 MEDIA_MB=$(awk -v b="$prev" 'BEGIN {printf "%.1f", b / 1048576}')
 NET=$(awk -v r="$RSS" -v m="$MEDIA_MB" 'BEGIN {printf "%.1f", r - m}')
@@ -105,12 +109,16 @@ curl -fs -o /dev/null -X PUT -H "Authorization: Bearer $KEY" -H 'Content-Type: a
   -d "{\"access_token\":\"$(head -1 "$WORK/tokens")\"}" "$URL/admin/token"
 curl -fs -o /dev/null "$URL/feed" && curl -fs -o /dev/null "$URL/feeds/acct500"
 rps() { wrk -t2 -c64 -d"${DUR}s" "$1" | awk '/Requests\/sec/ {print $2}'; }
-R_FEED=$(rps "$URL/feed")
-R_ACCT=$(rps "$URL/feeds/acct500")
-R_FEED2=$(rps "$URL/feed")
-R_ACCT2=$(rps "$URL/feeds/acct500")
-RATIO=$(awk -v a="$R_ACCT" -v b="$R_ACCT2" -v f="$R_FEED" -v g="$R_FEED2" 'BEGIN {printf "%.2f", (a + b) / (f + g)}')
-echo "cached req/s: /feed $R_FEED, $R_FEED2; /feeds/acct500 $R_ACCT, $R_ACCT2; ratio ${RATIO}x (target >= 0.9x)"
+# Alternating rounds, so that the machine's noise falls on both sides.
+FEED=() ACCT=()
+for _ in 1 2 3; do
+  FEED+=("$(rps "$URL/feed")")
+  ACCT+=("$(rps "$URL/feeds/acct500")")
+done
+RATIO=$(awk -v a="${ACCT[*]}" -v f="${FEED[*]}" 'BEGIN {
+  n = split(a, x, " "); split(f, y, " "); for (i = 1; i <= n; i++) { sa += x[i]; sf += y[i] }
+  printf "%.2f", sa / sf }')
+echo "cached req/s: /feed ${FEED[*]}; /feeds/acct500 ${ACCT[*]}; ratio ${RATIO}x (target >= 0.9x)"
 awk -v r="$RATIO" 'BEGIN {exit !(r >= 0.9)}' || MISSED+=("/feeds/{account} >= 0.9x /feed ($RATIO)")
 
 # --- 5. start-up with 1,000 stored accounts -------------------------------

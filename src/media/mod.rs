@@ -14,6 +14,7 @@
 pub mod cache;
 pub mod cdn;
 mod index;
+pub mod variant;
 pub mod warm;
 
 use std::collections::HashMap;

@@ -309,6 +309,36 @@ mod tests {
             .unwrap();
     }
 
+    /// Tokens put together come due spread over a tenth of the wait (at
+    /// most an hour), each account at its own, stable offset.
+    #[test]
+    fn jitter_spreads_accounts_and_is_stable() {
+        let t0 = SystemTime::UNIX_EPOCH + Duration::from_secs(1_800_000_000);
+        let rec = TokenRecord::first_seen(Secret::new("t"), t0, None);
+        let day = Duration::from_secs(24 * 3600);
+        let due = t0 + 7 * day;
+        let offsets: Vec<Duration> = (0..1000)
+            .map(|i| jitter(&format!("acct{i}"), &rec, due))
+            .collect();
+        assert!(offsets.iter().all(|o| *o <= Duration::from_secs(3600)));
+        let mut distinct = offsets.clone();
+        distinct.sort();
+        distinct.dedup();
+        assert!(distinct.len() > 900, "spread: {} distinct", distinct.len());
+        let late = offsets
+            .iter()
+            .filter(|o| **o > Duration::from_secs(1800))
+            .count();
+        assert!(
+            (300..700).contains(&late),
+            "about half in the second half hour: {late}"
+        );
+        assert_eq!(jitter("acct1", &rec, due), offsets[1], "stable");
+        // A short wait: at most a tenth of it.
+        let soon = t0 + Duration::from_secs(10);
+        assert!(jitter("acct1", &rec, soon) <= Duration::from_secs(1));
+    }
+
     #[test]
     fn backoff_grows_and_respects_the_expiry() {
         let now = SystemTime::UNIX_EPOCH + Duration::from_secs(1_000_000);
