@@ -140,6 +140,8 @@ impl App {
             },
             accounts.clone(),
             graph.clone(),
+            feed.pictures(),
+            feed.jobs(),
             &metrics,
         )
         .map_err(|e| StartError::Config {

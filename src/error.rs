@@ -132,6 +132,7 @@ mod kinds {
     pub const UPSTREAM_UNAVAILABLE: &str = "urn:igfeed:upstream-unavailable";
     pub const REFRESH_FAILED: &str = "urn:igfeed:refresh-failed";
     pub const PERSIST_FAILED: &str = "urn:igfeed:persist-failed";
+    pub const PICTURE_REFUSED: &str = "urn:igfeed:picture-refused";
 }
 
 impl ApiError {
@@ -151,6 +152,10 @@ impl ApiError {
             E::Feed(_) => (StatusCode::SERVICE_UNAVAILABLE, kinds::FEED_UNAVAILABLE),
             E::NotReady(_) => (StatusCode::SERVICE_UNAVAILABLE, kinds::NOT_READY),
             E::Media(MediaError::Timeout) => (StatusCode::GATEWAY_TIMEOUT, kinds::CDN_TIMEOUT),
+            E::Media(MediaError::NotAPicture) => (StatusCode::BAD_REQUEST, "about:blank"),
+            E::Media(MediaError::PictureTooLarge { .. } | MediaError::NotResizable(_)) => {
+                (StatusCode::BAD_GATEWAY, kinds::PICTURE_REFUSED)
+            }
             E::Media(_) => (StatusCode::BAD_GATEWAY, kinds::CDN_FAILED),
             E::RangeNotSatisfiable { .. } => (StatusCode::RANGE_NOT_SATISFIABLE, "about:blank"),
             E::TokenRejected(_) => (StatusCode::UNPROCESSABLE_ENTITY, kinds::TOKEN_REJECTED),
@@ -170,6 +175,11 @@ impl ApiError {
                 "the Instagram CDN did not answer in time".into()
             }
             ApiError::Media(MediaError::NotFound) => "no such media in the feed".into(),
+            ApiError::Media(
+                e @ (MediaError::NotAPicture
+                | MediaError::PictureTooLarge { .. }
+                | MediaError::NotResizable(_)),
+            ) => e.to_string(),
             ApiError::Media(e) => format!("the media could not be fetched: {e}"),
             ApiError::RangeNotSatisfiable { total: Some(total) } => {
                 format!("the range is outside the {total} bytes of this media")

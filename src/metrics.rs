@@ -87,6 +87,12 @@ pub struct MetricsInner {
     pub media_evictions: Counter,
     /// Bytes held by the media cache.
     pub media_bytes: Gauge,
+    /// Resized variants made.
+    pub variants_made: Counter,
+    /// Time to make a variant (decode, resize, encode), in seconds.
+    pub variant_seconds: Histogram,
+    /// Bytes saved: the originals' sizes less their variants'.
+    pub variant_bytes_saved: Counter,
 }
 
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
@@ -217,7 +223,29 @@ impl Metrics {
             "Bytes held by the media cache",
             media_bytes.clone(),
         );
+        let variants_made = Counter::default();
+        registry.register(
+            "media_variants_made",
+            "Resized pictures made (each is made once, then cached)",
+            variants_made.clone(),
+        );
+        let variant_seconds =
+            Histogram::new([0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0]);
+        registry.register(
+            "media_variant_duration_seconds",
+            "Time to make a resized picture (decode, resize, encode)",
+            variant_seconds.clone(),
+        );
+        let variant_bytes_saved = Counter::default();
+        registry.register(
+            "media_variant_bytes_saved",
+            "Bytes of the originals less the bytes of the variants made from them",
+            variant_bytes_saved.clone(),
+        );
         Self(Arc::new(MetricsInner {
+            variants_made,
+            variant_seconds,
+            variant_bytes_saved,
             registry,
             media_cache,
             media_evictions,
@@ -264,6 +292,14 @@ impl Metrics {
                 code: code_label(code),
             })
             .inc();
+    }
+
+    /// Counts one variant made from `original` bytes into `made` bytes.
+    pub fn variant_made(&self, took: Duration, original: usize, made: usize) {
+        self.variants_made.inc();
+        self.variant_seconds.observe(took.as_secs_f64());
+        self.variant_bytes_saved
+            .inc_by(original.saturating_sub(made) as u64);
     }
 
     /// The media cache counter for `result` (`hit` or `miss`).

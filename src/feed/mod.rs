@@ -8,6 +8,7 @@
 //! feed and the record of its loads).
 
 mod loads;
+pub mod pictures;
 pub mod render;
 pub mod store;
 
@@ -25,6 +26,7 @@ use crate::accounts::{Account, AccountName};
 use crate::graph::{GraphClient, GraphError};
 use crate::metrics::{Metrics, ResultLabels};
 use crate::token::TokenUnavailable;
+pub use pictures::Pictures;
 pub use render::{Effort, Filter, Rendered};
 pub use store::{Snapshot, SnapshotFile};
 
@@ -94,6 +96,9 @@ pub struct AccountFeed {
     loads: loads::Loads,
     /// Bumped when the last good snapshot changes (shared by every account).
     changed: Arc<watch::Sender<u64>>,
+    /// Bumped when a picture of this account's feed is learnt (its size
+    /// and colour then show in the feed: a new rendered body and ETag).
+    pictures: AtomicU64,
 }
 
 impl AccountFeed {
@@ -115,7 +120,13 @@ impl AccountFeed {
             file,
             loads: loads::Loads::default(),
             changed,
+            pictures: AtomicU64::new(0),
         }
+    }
+
+    /// A picture of this account's feed was learnt (see [`Pictures`]).
+    pub fn picture_learnt(&self) {
+        self.pictures.fetch_add(1, Ordering::AcqRel);
     }
 
     /// The last good snapshot, if any.
@@ -150,7 +161,10 @@ pub struct FeedService {
     size: usize,
     ttl: Duration,
     current: Cache<AccountName, Arc<Current>>,
-    rendered: Cache<(u64, String, Filter), Arc<Rendered>>,
+    /// By feed version, pictures learnt, base URL and filter.
+    rendered: Cache<(u64, u64, String, Filter), Arc<Rendered>>,
+    /// The size and colour of every picture fetched.
+    pictures: Arc<Pictures>,
     /// The last [`Current::version`] handed out (for every account, so a
     /// version names one account's load).
     version: AtomicU64,
@@ -173,6 +187,7 @@ impl FeedService {
                 .max_capacity(RENDERED_BUDGET)
                 .weigher(|_, r: &Arc<Rendered>| r.weight())
                 .build(),
+            pictures: Arc::new(Pictures::default()),
             version: AtomicU64::new(0),
             jobs: Arc::new(Semaphore::new(
                 std::thread::available_parallelism().map_or(2, usize::from),
@@ -202,6 +217,17 @@ impl FeedService {
     /// The configured freshness.
     pub fn ttl(&self) -> Duration {
         self.ttl
+    }
+
+    /// The record of pictures fetched, for the media proxy to fill in.
+    pub fn pictures(&self) -> Arc<Pictures> {
+        self.pictures.clone()
+    }
+
+    /// The bound on CPU-heavy jobs (rendering, compression, resizing): one
+    /// per core, shared with the media proxy.
+    pub fn jobs(&self) -> Arc<Semaphore> {
+        self.jobs.clone()
     }
 
     /// The feed of `account` to serve: cached, freshly fetched, or the last
@@ -243,25 +269,27 @@ impl FeedService {
         effort: Effort,
     ) -> Result<Arc<Rendered>, FeedUnavailable> {
         let current = self.current(account).await?;
-        Ok(self.rendered(&current, base, filter, effort).await)
+        let learnt = account.feed.pictures.load(Ordering::Acquire);
+        Ok(self.rendered(&current, learnt, base, filter, effort).await)
     }
 
     /// A rendered body for this feed version, base URL and filter.
     async fn rendered(
         &self,
         cur: &Current,
+        learnt: u64,
         base: &str,
         filter: &Filter,
         effort: Effort,
     ) -> Arc<Rendered> {
-        let key = (cur.version, base.to_string(), filter.clone());
+        let key = (cur.version, learnt, base.to_string(), filter.clone());
         self.rendered
             .get_with(key, async {
                 let (snapshot, stale, ttl) = (cur.snapshot.clone(), cur.stale, self.ttl);
                 let (base, filter, jobs) = (base.to_string(), filter.clone(), self.jobs.clone());
-                let kept = self.size;
+                let (kept, pictures) = (self.size, self.pictures.clone());
                 render::blocking(&self.jobs, move || {
-                    let doc = render::response(&snapshot, stale, &base, &filter, kept);
+                    let doc = render::response(&snapshot, stale, &base, &filter, kept, &pictures);
                     Arc::new(Rendered::new(&doc, snapshot.fetched_at, ttl, effort, jobs))
                 })
                 .await

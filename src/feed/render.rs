@@ -13,9 +13,11 @@ use serde::Serialize;
 use sha2::{Digest, Sha256};
 use tokio::sync::{OnceCell, Semaphore};
 
-use crate::graph::{Account, Media, MediaType};
+use crate::graph::{Account, Media, MediaChild, MediaType};
 use crate::http::Encoding;
+use crate::media::MediaKey;
 
+use super::pictures::Pictures;
 use super::store::Snapshot;
 
 /// The `/feed` answer.
@@ -53,6 +55,8 @@ pub struct Post {
     pub id: String,
     pub media_type: MediaType,
     pub caption: Option<String>,
+    /// The accessibility text the owner wrote; null when there is none.
+    pub alt_text: Option<String>,
     pub permalink: Option<String>,
     /// As Instagram gives it, e.g. `2026-11-01T10:00:00+0000`.
     pub timestamp: Option<String>,
@@ -60,6 +64,8 @@ pub struct Post {
     pub media_url: Option<String>,
     /// This service's `/media/{id}/thumbnail`; set only for videos.
     pub thumbnail_url: Option<String>,
+    #[serde(flatten)]
+    pub display: Display,
     /// Present only on carousels.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub children: Option<Vec<Child>>,
@@ -70,8 +76,44 @@ pub struct Post {
 pub struct Child {
     pub id: String,
     pub media_type: MediaType,
+    /// The accessibility text of this item; null when there is none.
+    pub alt_text: Option<String>,
     pub media_url: Option<String>,
     pub thumbnail_url: Option<String>,
+    #[serde(flatten)]
+    pub display: Display,
+}
+
+/// The picture to show for a post or carousel item, whatever its type.
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+pub struct Display {
+    /// The picture to show: the image, a video's thumbnail, a carousel's
+    /// first item's picture; null when there is none.
+    pub display_url: Option<String>,
+    /// The picture's pixel width; null until igfeed has fetched it once.
+    #[schema(example = 1080)]
+    pub width: Option<u32>,
+    /// The picture's pixel height; null until igfeed has fetched it once.
+    #[schema(example = 1350)]
+    pub height: Option<u32>,
+    /// The picture's average colour, `#rrggbb`; null until igfeed has
+    /// fetched it once.
+    #[schema(example = "#a1b2c3", pattern = "^#[0-9a-f]{6}$")]
+    pub dominant_color: Option<String>,
+    /// The picture resized to each width (`/media/{id}?w=`); null when
+    /// there is no picture.
+    pub sizes: Option<Sizes>,
+}
+
+/// The variant URLs of a picture, by width.
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+pub struct Sizes {
+    #[serde(rename = "320")]
+    pub w320: String,
+    #[serde(rename = "640")]
+    pub w640: String,
+    #[serde(rename = "1080")]
+    pub w1080: String,
 }
 
 /// Which posts a request asks for.
@@ -90,25 +132,94 @@ impl Filter {
     }
 }
 
-fn media_link(base: &str, id: &str, thumbnail: bool) -> String {
-    if thumbnail {
-        format!("{base}/media/{id}/thumbnail")
+fn media_link(base: &str, key: &MediaKey) -> String {
+    if key.thumbnail {
+        format!("{base}/media/{}/thumbnail", key.id)
     } else {
-        format!("{base}/media/{id}")
+        format!("{base}/media/{}", key.id)
     }
 }
 
-fn post(base: &str, m: &Media) -> Post {
+/// The picture of a post or carousel item with its own media: the image,
+/// or a video's thumbnail.
+fn own_picture(
+    id: &str,
+    media_type: MediaType,
+    media_url: &Option<String>,
+    thumbnail_url: &Option<String>,
+) -> Option<MediaKey> {
+    let thumbnail = media_type == MediaType::Video;
+    let url = if thumbnail { thumbnail_url } else { media_url };
+    url.as_ref().map(|_| MediaKey {
+        id: id.to_string(),
+        thumbnail,
+    })
+}
+
+fn child_picture(c: &MediaChild) -> Option<MediaKey> {
+    own_picture(&c.id, c.media_type, &c.media_url, &c.thumbnail_url)
+}
+
+/// A carousel shows its first item's picture (or, without items, its own
+/// `media_url`, which Instagram sets to the first item's image).
+fn post_picture(m: &Media) -> Option<MediaKey> {
+    if m.media_type == MediaType::CarouselAlbum
+        && let Some(first) = m.children.iter().flatten().next()
+    {
+        return child_picture(first);
+    }
+    let media_type = match m.media_type {
+        MediaType::CarouselAlbum => MediaType::Image,
+        other => other,
+    };
+    own_picture(&m.id, media_type, &m.media_url, &m.thumbnail_url)
+}
+
+fn display(base: &str, picture: Option<MediaKey>, pictures: &Pictures) -> Display {
+    let Some(key) = picture else {
+        return Display {
+            display_url: None,
+            width: None,
+            height: None,
+            dominant_color: None,
+            sizes: None,
+        };
+    };
+    let url = media_link(base, &key);
+    let info = pictures.get(&key);
+    Display {
+        width: info.map(|i| i.width),
+        height: info.map(|i| i.height),
+        dominant_color: info.map(|i| i.hex()),
+        sizes: Some(Sizes {
+            w320: format!("{url}?w=320"),
+            w640: format!("{url}?w=640"),
+            w1080: format!("{url}?w=1080"),
+        }),
+        display_url: Some(url),
+    }
+}
+
+fn link(base: &str, id: &str, thumbnail: bool) -> String {
+    let key = MediaKey {
+        id: id.to_string(),
+        thumbnail,
+    };
+    media_link(base, &key)
+}
+
+fn post(base: &str, m: &Media, pictures: &Pictures) -> Post {
     let is_video = m.media_type == MediaType::Video;
     Post {
         id: m.id.clone(),
         media_type: m.media_type,
         caption: m.caption.clone(),
+        alt_text: m.alt_text.clone(),
         permalink: m.permalink.clone(),
         timestamp: m.timestamp.clone(),
-        media_url: m.media_url.as_ref().map(|_| media_link(base, &m.id, false)),
-        thumbnail_url: (is_video && m.thumbnail_url.is_some())
-            .then(|| media_link(base, &m.id, true)),
+        media_url: m.media_url.as_ref().map(|_| link(base, &m.id, false)),
+        thumbnail_url: (is_video && m.thumbnail_url.is_some()).then(|| link(base, &m.id, true)),
+        display: display(base, post_picture(m), pictures),
         children: (m.media_type == MediaType::CarouselAlbum).then(|| {
             m.children
                 .iter()
@@ -116,9 +227,11 @@ fn post(base: &str, m: &Media) -> Post {
                 .map(|c| Child {
                     id: c.id.clone(),
                     media_type: c.media_type,
-                    media_url: c.media_url.as_ref().map(|_| media_link(base, &c.id, false)),
+                    alt_text: c.alt_text.clone(),
+                    media_url: c.media_url.as_ref().map(|_| link(base, &c.id, false)),
                     thumbnail_url: (c.media_type == MediaType::Video && c.thumbnail_url.is_some())
-                        .then(|| media_link(base, &c.id, true)),
+                        .then(|| link(base, &c.id, true)),
+                    display: display(base, child_picture(c), pictures),
                 })
                 .collect()
         }),
@@ -133,6 +246,7 @@ pub fn response(
     base: &str,
     filter: &Filter,
     kept: usize,
+    pictures: &Pictures,
 ) -> FeedResponse {
     let limit = filter.limit.unwrap_or(kept);
     let matching = || snapshot.media.iter().filter(|m| filter.admits(m));
@@ -141,7 +255,7 @@ pub fn response(
         data: matching()
             .skip(filter.offset)
             .take(limit)
-            .map(|m| post(base, m))
+            .map(|m| post(base, m, pictures))
             .collect(),
         paging: Paging {
             total: matching().count(),

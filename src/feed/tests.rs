@@ -9,6 +9,7 @@ fn snapshot(posts: usize) -> Arc<Snapshot> {
         .map(|i| Media {
             id: format!("1790000000{i:07}"),
             media_type: MediaType::Image,
+            alt_text: None,
             caption: Some(format!(
                 "Post {i}: {}",
                 "a few words about the picture ".repeat(6)
@@ -55,7 +56,7 @@ async fn made_up_hosts_never_hold_more_than_the_rendered_budget() {
     for i in 0..700 {
         let base = format!("http://site{i}.example");
         let rendered = feed
-            .rendered(&current, &base, &Filter::default(), Effort::Fast)
+            .rendered(&current, 0, &base, &Filter::default(), Effort::Fast)
             .await;
         assert!(rendered.body.len() > 50_000);
     }

@@ -34,7 +34,7 @@ pub const MAX_PAGES: usize = 50;
 pub const UPSTREAM_CONCURRENCY: usize = 16;
 
 /// Fields of a media list call; children come in the same call.
-const MEDIA_FIELDS: &str = "id,caption,media_type,media_url,permalink,thumbnail_url,timestamp,username,children{id,media_type,media_url,thumbnail_url}";
+const MEDIA_FIELDS: &str = "id,caption,alt_text,media_type,media_url,permalink,thumbnail_url,timestamp,username,children{id,media_type,media_url,thumbnail_url,alt_text}";
 const ME_FIELDS: &str = "user_id,username";
 
 /// The `User-Agent` sent upstream.

@@ -59,6 +59,9 @@ pub struct Media {
     pub id: String,
     pub media_type: MediaType,
     pub caption: Option<String>,
+    /// The accessibility text the owner wrote (often absent).
+    #[serde(default)]
+    pub alt_text: Option<String>,
     pub permalink: Option<String>,
     pub timestamp: Option<String>,
     /// Instagram CDN URL (signed, expires); absent for copyright-flagged media.
@@ -74,6 +77,8 @@ pub struct Media {
 pub struct MediaChild {
     pub id: String,
     pub media_type: MediaType,
+    #[serde(default)]
+    pub alt_text: Option<String>,
     pub media_url: Option<String>,
     pub thumbnail_url: Option<String>,
 }

@@ -36,6 +36,7 @@ pub(super) struct WireMedia {
     #[serde(deserialize_with = "id_string")]
     pub id: String,
     pub caption: Option<String>,
+    pub alt_text: Option<String>,
     pub media_type: Option<String>,
     pub media_url: Option<String>,
     pub permalink: Option<String>,
@@ -54,6 +55,7 @@ pub(super) struct Children {
 pub(super) struct WireChild {
     #[serde(deserialize_with = "id_string")]
     pub id: String,
+    pub alt_text: Option<String>,
     pub media_type: Option<String>,
     pub media_url: Option<String>,
     pub thumbnail_url: Option<String>,
@@ -126,6 +128,7 @@ pub(super) fn checked(w: WireMedia) -> Option<Media> {
         id: w.id,
         media_type: media_type(w.media_type.as_deref()),
         caption: w.caption,
+        alt_text: w.alt_text,
         permalink: w.permalink.filter(|p| super::is_permalink(p)),
         timestamp: w.timestamp,
         media_url: w.media_url,
@@ -137,6 +140,7 @@ pub(super) fn checked(w: WireMedia) -> Option<Media> {
                 .map(|c| MediaChild {
                     id: c.id,
                     media_type: media_type(c.media_type.as_deref()),
+                    alt_text: c.alt_text,
                     media_url: c.media_url,
                     thumbnail_url: c.thumbnail_url,
                 })

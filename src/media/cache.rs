@@ -10,7 +10,7 @@ use moka::future::Cache;
 use moka::notification::RemovalCause;
 use sha2::{Digest, Sha256};
 
-use super::{MediaError, MediaKey};
+use super::{MediaError, ObjectKey};
 use crate::metrics::Metrics;
 
 /// Per-entry bookkeeping added to an object's weight.
@@ -27,11 +27,11 @@ pub struct Cached {
 }
 
 /// The byte-bounded cache of whole objects; evictions are counted.
-pub fn new_cache(budget: u64, metrics: &Metrics) -> Cache<MediaKey, Arc<Cached>> {
+pub fn new_cache(budget: u64, metrics: &Metrics) -> Cache<ObjectKey, Arc<Cached>> {
     let evictions = metrics.media_evictions.clone();
     Cache::builder()
         .max_capacity(budget)
-        .weigher(|_: &MediaKey, v: &Arc<Cached>| {
+        .weigher(|_: &ObjectKey, v: &Arc<Cached>| {
             u32::try_from(v.bytes.len() as u64 + ENTRY_OVERHEAD).unwrap_or(u32::MAX)
         })
         .eviction_listener(move |_, _, cause| {
@@ -40,6 +40,17 @@ pub fn new_cache(budget: u64, metrics: &Metrics) -> Cache<MediaKey, Arc<Cached>>
             }
         })
         .build()
+}
+
+impl Cached {
+    /// `bytes` of `content_type`, with its ETag.
+    pub fn new(bytes: Bytes, content_type: &'static str) -> Self {
+        Self {
+            etag: etag_of(&bytes),
+            content_type: HeaderValue::from_static(content_type),
+            bytes,
+        }
+    }
 }
 
 /// Reads a CDN answer whole, if it is at most `max_object` bytes.

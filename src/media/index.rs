@@ -8,30 +8,35 @@ use std::sync::{Arc, RwLock};
 use super::MediaKey;
 use crate::accounts::{AccountName, Accounts};
 use crate::feed::Snapshot;
+use crate::graph::MediaType;
 
 /// Where a media comes from.
 #[derive(Clone, Debug)]
 pub struct Source {
     pub account: AccountName,
     pub url: String,
+    /// A picture (an image, a thumbnail), not a video's own bytes.
+    pub picture: bool,
 }
 
 /// The CDN URL of every media, video thumbnail and carousel child of one
-/// snapshot.
-pub fn urls(snapshot: &Snapshot) -> Vec<(MediaKey, String)> {
+/// snapshot, and whether it is a picture.
+pub fn urls(snapshot: &Snapshot) -> Vec<(MediaKey, String, bool)> {
     let mut out = Vec::new();
-    let mut add = |id: &str, media: &Option<String>, thumb: &Option<String>| {
+    let mut add = |id: &str, video: bool, media: &Option<String>, thumb: &Option<String>| {
         for (thumbnail, url) in [(false, media), (true, thumb)] {
             if let Some(u) = url {
                 let id = id.to_string();
-                out.push((MediaKey { id, thumbnail }, u.clone()));
+                out.push((MediaKey { id, thumbnail }, u.clone(), thumbnail || !video));
             }
         }
     };
     for m in &snapshot.media {
-        add(&m.id, &m.media_url, &m.thumbnail_url);
+        let video = m.media_type == MediaType::Video;
+        add(&m.id, video, &m.media_url, &m.thumbnail_url);
         for c in m.children.iter().flatten() {
-            add(&c.id, &c.media_url, &c.thumbnail_url);
+            let video = c.media_type == MediaType::Video;
+            add(&c.id, video, &c.media_url, &c.thumbnail_url);
         }
     }
     out
@@ -39,7 +44,7 @@ pub fn urls(snapshot: &Snapshot) -> Vec<(MediaKey, String)> {
 
 /// Every key of `snapshot`, posts before thumbnails (for the warm-up).
 pub fn keys(snapshot: &Snapshot) -> Vec<MediaKey> {
-    let mut keys: Vec<MediaKey> = urls(snapshot).into_iter().map(|(k, _)| k).collect();
+    let mut keys: Vec<MediaKey> = urls(snapshot).into_iter().map(|(k, ..)| k).collect();
     keys.sort_by(|a, b| (a.thumbnail, &a.id).cmp(&(b.thumbnail, &b.id)));
     keys
 }
@@ -115,10 +120,14 @@ impl MediaIndex {
             index.drop_account(&account.name, &mut changed);
             if let Some(snapshot) = last {
                 let entries = urls(&snapshot);
-                let keys = entries.iter().map(|(k, _)| k.clone()).collect();
-                for (key, url) in entries {
+                let keys = entries.iter().map(|(k, ..)| k.clone()).collect();
+                for (key, url, picture) in entries {
                     let account = account.name.clone();
-                    index.sources.entry(key).or_insert(Source { account, url });
+                    index.sources.entry(key).or_insert(Source {
+                        account,
+                        url,
+                        picture,
+                    });
                 }
                 index.indexed.insert(account.name.clone(), (snapshot, keys));
             }

@@ -9,6 +9,7 @@
 //! - [`cache`]: the cached objects and how a CDN answer becomes one.
 //! - [`cdn`]: the CDN client (allowed hosts, served types, URL expiry).
 //! - [`index`]: which ids the accounts' feeds have, with their CDN URLs.
+//! - [`variant`]: resized pictures (`?w=`), and a picture's size and colour.
 //! - [`warm`]: the background warm-up after each new feed.
 
 pub mod cache;
@@ -24,20 +25,42 @@ use std::time::Duration;
 use moka::future::Cache;
 use prometheus_client::metrics::counter::Counter;
 
+use std::time::Instant;
+
+use tokio::sync::Semaphore;
+
 use crate::accounts::Accounts;
 use crate::config::HostList;
-use crate::feed::Snapshot;
+use crate::feed::{Pictures, Snapshot};
 use crate::graph::GraphClient;
 use crate::metrics::Metrics;
 pub use cache::Cached;
 pub use cdn::CdnClient;
 pub use index::{MediaIndex, Source};
+use variant::{Format, VariantError, Width};
 
 /// A media item: a post's or child's image/video, or a video's thumbnail.
 #[derive(Clone, Debug, PartialEq, Eq, Hash)]
 pub struct MediaKey {
     pub id: String,
     pub thumbnail: bool,
+}
+
+/// What the media cache holds: a media item's bytes as the CDN sent them,
+/// or one of its resized variants.
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+pub struct ObjectKey {
+    pub media: MediaKey,
+    pub variant: Option<(Width, Format)>,
+}
+
+impl ObjectKey {
+    fn original(media: &MediaKey) -> Self {
+        Self {
+            media: media.clone(),
+            variant: None,
+        }
+    }
 }
 
 /// Why a media item cannot be served.
@@ -57,6 +80,15 @@ pub enum MediaError {
     NotMedia(String),
     #[error("the media's URL expired and could not be renewed: {0}")]
     NotRenewed(String),
+    /// `?w=` on a video's own bytes.
+    #[error("only pictures (images and video thumbnails) can be resized; this is a video")]
+    NotAPicture,
+    /// A picture over [`variant::MAX_PIXELS`], refused before decoding.
+    #[error("the picture is {width}x{height} pixels, over the 50 megapixels igfeed resizes")]
+    PictureTooLarge { width: u32, height: u32 },
+    /// A picture that cannot be decoded (or an original too large to hold).
+    #[error("the picture cannot be resized: {0}")]
+    NotResizable(String),
     /// Internal: larger than the max object; stream it instead.
     #[error("too large to cache")]
     TooLarge,
@@ -80,7 +112,7 @@ pub struct MediaService {
     cdn: CdnClient,
     timeout: Duration,
     max_object: u64,
-    cache: Cache<MediaKey, Arc<Cached>>,
+    cache: Cache<ObjectKey, Arc<Cached>>,
     /// Keys known to exceed the max object (stream them directly).
     large: Cache<MediaKey, ()>,
     /// Fresh CDN URLs learnt from the Graph API after an expiry.
@@ -88,6 +120,12 @@ pub struct MediaService {
     index: MediaIndex,
     accounts: Arc<Accounts>,
     graph: GraphClient,
+    /// The size and colour of each picture, learnt on its first fetch.
+    pictures: Arc<Pictures>,
+    /// CPU-heavy jobs (resizing, reading a picture) at once: one per core,
+    /// shared with the feed's rendering.
+    jobs: Arc<Semaphore>,
+    metrics: Metrics,
     hits: Counter,
     misses: Counter,
 }
@@ -106,10 +144,14 @@ pub struct MediaSettings {
 }
 
 impl MediaService {
+    /// The proxy of `accounts`' media; it records what it learns of each
+    /// picture in `pictures` and runs CPU-heavy work under `jobs`.
     pub fn new(
         settings: MediaSettings,
         accounts: Arc<Accounts>,
         graph: GraphClient,
+        pictures: Arc<Pictures>,
+        jobs: Arc<Semaphore>,
         metrics: &Metrics,
     ) -> Result<Self, reqwest::Error> {
         let cdn = CdnClient::new(settings.hosts, settings.timeout, metrics.clone())?
@@ -124,6 +166,9 @@ impl MediaService {
             index: MediaIndex::default(),
             accounts,
             graph,
+            pictures,
+            jobs,
+            metrics: metrics.clone(),
             hits: metrics.media_lookup("hit"),
             misses: metrics.media_lookup("miss"),
         })
@@ -149,8 +194,15 @@ impl MediaService {
     /// Drops the cached objects of a removed account's last feed.
     pub async fn forget(&self, snapshot: &Snapshot) {
         for key in index::keys(snapshot) {
-            self.cache.invalidate(&key).await;
             self.large.invalidate(&key).await;
+            self.cache.invalidate(&ObjectKey::original(&key)).await;
+            for width in Width::ALL {
+                for format in [Format::Webp, Format::Jpeg] {
+                    let variant = Some((width, format));
+                    let media = key.clone();
+                    self.cache.invalidate(&ObjectKey { media, variant }).await;
+                }
+            }
         }
         self.index.update(&self.accounts);
     }
@@ -176,7 +228,7 @@ impl MediaService {
     pub async fn get(&self, key: &MediaKey, range: Option<&str>) -> Result<Fetched, MediaError> {
         // Known ids only, before anything touches the cache or the CDN.
         self.source(key)?;
-        if let Some(hit) = self.cache.get(key).await {
+        if let Some(hit) = self.cache.get(&ObjectKey::original(key)).await {
             self.hits.inc();
             return Ok(Fetched::Cached(hit));
         }
@@ -193,7 +245,7 @@ impl MediaService {
 
     /// Fetches into the cache if allowed and not there (for warm-up).
     pub async fn warm(&self, key: &MediaKey) {
-        if self.cache.contains_key(key) || self.large.contains_key(key) {
+        if self.cache.contains_key(&ObjectKey::original(key)) || self.large.contains_key(key) {
             return;
         }
         match self.fill(key).await {
@@ -207,14 +259,20 @@ impl MediaService {
     async fn fill(&self, key: &MediaKey) -> Result<Arc<Cached>, MediaError> {
         let fetch = async {
             let res = self.open(key, None).await?;
-            cache::receive(res, self.max_object).await
+            let object = cache::receive(res, self.max_object).await?;
+            self.learn(key, &object);
+            Ok(object)
         };
         let bounded = async {
             tokio::time::timeout(self.timeout, fetch)
                 .await
                 .unwrap_or(Err(MediaError::Timeout))
         };
-        match self.cache.try_get_with(key.clone(), bounded).await {
+        match self
+            .cache
+            .try_get_with(ObjectKey::original(key), bounded)
+            .await
+        {
             Ok(v) => Ok(v),
             Err(e) => {
                 if matches!(*e, MediaError::TooLarge) {
@@ -222,6 +280,106 @@ impl MediaService {
                 }
                 Err((*e).clone())
             }
+        }
+    }
+
+    /// Reads a freshly fetched picture's size and colour in the background
+    /// (one job of the CPU bound), for the feed's display fields; its
+    /// account's feed then shows them.
+    fn learn(&self, key: &MediaKey, object: &Cached) {
+        let is_picture = object
+            .content_type
+            .to_str()
+            .is_ok_and(|t| t.starts_with("image/"));
+        let Ok(source) = self.source(key) else {
+            return;
+        };
+        if !is_picture || self.pictures.get(key).is_some() {
+            return;
+        }
+        let (bytes, key) = (object.bytes.clone(), key.clone());
+        let (jobs, pictures, accounts) = (
+            self.jobs.clone(),
+            self.pictures.clone(),
+            self.accounts.clone(),
+        );
+        tokio::spawn(async move {
+            let probed = crate::feed::render::blocking(&jobs, move || variant::probe(&bytes)).await;
+            match probed {
+                Ok(info) => {
+                    if pictures.learn(key, info)
+                        && let Some(account) = accounts.get(&source.account)
+                    {
+                        account.feed.picture_learnt();
+                    }
+                }
+                Err(e) => {
+                    tracing::debug!(id = %key.id, error = %e, "the picture's size and colour cannot be read")
+                }
+            }
+        });
+    }
+
+    /// The picture `key` resized to `width` in `format`: from the cache, or
+    /// made once (off the async workers, one job per core at most) however
+    /// many ask at once, and kept in the same byte budget as the originals.
+    pub async fn variant(
+        &self,
+        key: &MediaKey,
+        width: Width,
+        format: Format,
+    ) -> Result<Arc<Cached>, MediaError> {
+        if !self.source(key)?.picture {
+            return Err(MediaError::NotAPicture);
+        }
+        let object = ObjectKey {
+            media: key.clone(),
+            variant: Some((width, format)),
+        };
+        if let Some(hit) = self.cache.get(&object).await {
+            self.hits.inc();
+            return Ok(hit);
+        }
+        self.misses.inc();
+        let make = async {
+            let original = match self.get(key, None).await? {
+                Fetched::Cached(original) => original,
+                Fetched::Stream(_) => {
+                    return Err(MediaError::NotResizable(format!(
+                        "the original is larger than IGFEED_MEDIA_MAX_OBJECT ({} bytes)",
+                        self.max_object
+                    )));
+                }
+            };
+            self.resize(&original, width, format).await
+        };
+        self.cache
+            .try_get_with(object, make)
+            .await
+            .map_err(|e| (*e).clone())
+    }
+
+    async fn resize(
+        &self,
+        original: &Cached,
+        width: Width,
+        format: Format,
+    ) -> Result<Arc<Cached>, MediaError> {
+        let started = Instant::now();
+        let bytes = original.bytes.clone();
+        let made =
+            crate::feed::render::blocking(&self.jobs, move || variant::make(&bytes, width, format))
+                .await;
+        match made {
+            Ok(v) => {
+                self.metrics
+                    .variant_made(started.elapsed(), original.bytes.len(), v.bytes.len());
+                Ok(Arc::new(Cached::new(v.bytes, format.content_type())))
+            }
+            Err(VariantError::TooLarge { width, height }) => {
+                Err(MediaError::PictureTooLarge { width, height })
+            }
+            Err(e) => Err(MediaError::NotResizable(e.to_string())),
         }
     }
 

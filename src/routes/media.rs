@@ -10,6 +10,7 @@ use sha2::{Digest, Sha256};
 
 use crate::error::{ApiError, Problem};
 use crate::http::{ByteRange, parse_range};
+use crate::media::variant::{Format, Width};
 use crate::media::{Cached, Fetched, MediaError, MediaKey};
 use crate::state::AppState;
 
@@ -17,18 +18,23 @@ use crate::state::AppState;
 const CACHE_CONTROL: &str = "public, max-age=604800, stale-while-revalidate=86400";
 const CORP: HeaderName = HeaderName::from_static("cross-origin-resource-policy");
 
-/// A post's or carousel child's image or video.
+/// A post's or carousel child's image or video; with `w`, the picture
+/// resized.
 #[utoipa::path(get, path = "/media/{id}", tag = "media",
-    params(("id" = String, Path, description = "A media id from /feed (post or carousel child)", pattern = "^[0-9]{1,64}$")),
+    params(
+        ("id" = String, Path, description = "A media id from a feed (post or carousel child)", pattern = "^[0-9]{1,64}$"),
+        ("w" = Option<String>, Query, description = "Resize the picture to this width (never upscaled): WebP when Accept allows image/webp, else JPEG. Not for a video's own bytes.", pattern = "^(320|640|1080)$"),
+    ),
     responses(
-        (status = 200, description = "The bytes (an image or a video)",
+        (status = 200, description = "The bytes (an image or a video), or the resized picture",
             content((Vec<u8> = "image/*"), (Vec<u8> = "video/*")),
-            headers(("ETag" = String), ("Cache-Control" = String), ("Cross-Origin-Resource-Policy" = String))),
+            headers(("ETag" = String), ("Cache-Control" = String), ("Cross-Origin-Resource-Policy" = String), ("Vary" = String, description = "`Accept` on resized pictures"))),
         (status = 206, description = "The requested byte range", content((Vec<u8> = "image/*"), (Vec<u8> = "video/*"))),
         (status = 304, description = "Not modified (If-None-Match matched)"),
-        (status = 404, description = "Not a media of the feed", body = Problem, content_type = "application/problem+json"),
+        (status = 400, description = "Bad `w`, or `w` on a video", body = Problem, content_type = "application/problem+json"),
+        (status = 404, description = "Not a media of any account's feed", body = Problem, content_type = "application/problem+json"),
         (status = 416, description = "Range not satisfiable", body = Problem, content_type = "application/problem+json"),
-        (status = 502, description = "The CDN failed and nothing is cached", body = Problem, content_type = "application/problem+json"),
+        (status = 502, description = "The CDN failed and nothing is cached, or the picture cannot be resized (`urn:igfeed:picture-refused`: over 50 megapixels, or not decodable)", body = Problem, content_type = "application/problem+json"),
         (status = 504, description = "The CDN timed out and nothing is cached", body = Problem, content_type = "application/problem+json"),
     ))]
 pub async fn get_media(
@@ -42,22 +48,27 @@ pub async fn get_media(
             id,
             thumbnail: false,
         },
+        req.uri().query(),
         req.headers(),
     )
     .await
 }
 
-/// A video's thumbnail image.
+/// A video's thumbnail image; with `w`, resized.
 #[utoipa::path(get, path = "/media/{id}/thumbnail", tag = "media",
-    params(("id" = String, Path, description = "A video's id from /feed", pattern = "^[0-9]{1,64}$")),
+    params(
+        ("id" = String, Path, description = "A video's id from a feed", pattern = "^[0-9]{1,64}$"),
+        ("w" = Option<String>, Query, description = "Resize the thumbnail to this width (never upscaled): WebP when Accept allows image/webp, else JPEG", pattern = "^(320|640|1080)$"),
+    ),
     responses(
-        (status = 200, description = "The thumbnail image", content((Vec<u8> = "image/*")),
-            headers(("ETag" = String), ("Cache-Control" = String), ("Cross-Origin-Resource-Policy" = String))),
+        (status = 200, description = "The thumbnail image, or resized", content((Vec<u8> = "image/*")),
+            headers(("ETag" = String), ("Cache-Control" = String), ("Cross-Origin-Resource-Policy" = String), ("Vary" = String, description = "`Accept` on resized pictures"))),
         (status = 206, description = "The requested byte range", content((Vec<u8> = "image/*"))),
         (status = 304, description = "Not modified (If-None-Match matched)"),
+        (status = 400, description = "Bad `w`", body = Problem, content_type = "application/problem+json"),
         (status = 404, description = "Not a video of the feed", body = Problem, content_type = "application/problem+json"),
         (status = 416, description = "Range not satisfiable", body = Problem, content_type = "application/problem+json"),
-        (status = 502, description = "The CDN failed and nothing is cached", body = Problem, content_type = "application/problem+json"),
+        (status = 502, description = "The CDN failed and nothing is cached, or the picture cannot be resized (`urn:igfeed:picture-refused`)", body = Problem, content_type = "application/problem+json"),
         (status = 504, description = "The CDN timed out and nothing is cached", body = Problem, content_type = "application/problem+json"),
     ))]
 pub async fn get_thumbnail(
@@ -71,14 +82,58 @@ pub async fn get_thumbnail(
             id,
             thumbnail: true,
         },
+        req.uri().query(),
         req.headers(),
     )
     .await
 }
 
-async fn serve(state: &AppState, key: MediaKey, req: &HeaderMap) -> Result<Response, ApiError> {
+/// The `w` of the query: `None` for the original bytes; anything but
+/// 320, 640 or 1080 is a 400. Other parameters (cache busters) are ignored.
+fn width(query: Option<&str>) -> Result<Option<Width>, ApiError> {
+    let Some(query) = query else {
+        return Ok(None);
+    };
+    let mut width = None;
+    for (k, v) in url::form_urlencoded::parse(query.as_bytes()) {
+        if k == "w" {
+            let parsed = Width::parse(&v).ok_or_else(|| {
+                let v: String = v.chars().take(20).collect();
+                ApiError::BadRequest(format!("w must be 320, 640 or 1080, got '{v}'"))
+            })?;
+            width = Some(parsed);
+        }
+    }
+    Ok(width)
+}
+
+async fn serve(
+    state: &AppState,
+    key: MediaKey,
+    query: Option<&str>,
+    req: &HeaderMap,
+) -> Result<Response, ApiError> {
+    let width = width(query)?;
     if !crate::graph::is_media_id(&key.id) {
         return Err(ApiError::NotFound("no such media"));
+    }
+    if let Some(width) = width {
+        let accept = req.get(header::ACCEPT).and_then(|v| v.to_str().ok());
+        let format = Format::from_accept(accept);
+        let made = state
+            .media
+            .variant(&key, width, format)
+            .await
+            .map_err(|e| {
+                if !matches!(e, MediaError::NotFound | MediaError::NotAPicture) {
+                    tracing::warn!(id = %key.id, error = %e, "resized picture unavailable");
+                }
+                ApiError::from(e)
+            })?;
+        let mut res = cached(&made, req)?;
+        res.headers_mut()
+            .append(header::VARY, HeaderValue::from_static("Accept"));
+        return Ok(res);
     }
     let range = req.get(header::RANGE).and_then(|v| v.to_str().ok());
     let fetched = match state.media.get(&key, range).await {

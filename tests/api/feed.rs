@@ -56,26 +56,57 @@ async fn feed_has_the_documented_shape() {
     let body: serde_json::Value = res.json().await.unwrap();
     let m = |id: &str| format!("https://feeds.example.com/media/{id}");
     let t = |id: &str| format!("https://feeds.example.com/media/{id}/thumbnail");
+    // The display fields, before any picture was read (these fake bytes are
+    // not decodable pictures, so they stay so): the picture's URL and its
+    // variants, no size or colour yet.
+    let shown = |mut v: serde_json::Value, url: String| {
+        let o = v.as_object_mut().unwrap();
+        o.insert("alt_text".into(), json!(null));
+        o.insert("display_url".into(), json!(url));
+        o.insert("width".into(), json!(null));
+        o.insert("height".into(), json!(null));
+        o.insert("dominant_color".into(), json!(null));
+        o.insert(
+            "sizes".into(),
+            json!({"320": format!("{url}?w=320"), "640": format!("{url}?w=640"), "1080": format!("{url}?w=1080")}),
+        );
+        v
+    };
     let expected = json!([
-        {"id": "17900000000000005", "media_type": "CAROUSEL_ALBUM", "caption": "a carousel",
-         "permalink": "https://www.instagram.com/p/17900000000000005/", "timestamp": "2026-11-05T10:00:00+0000",
-         "media_url": m("17900000000000005"), "thumbnail_url": null,
-         "children": [
-            {"id": "17800000000000001", "media_type": "IMAGE", "media_url": m("17800000000000001"), "thumbnail_url": null},
-            {"id": "17800000000000002", "media_type": "VIDEO", "media_url": m("17800000000000002"), "thumbnail_url": t("17800000000000002")}
-         ]},
-        {"id": "17900000000000004", "media_type": "VIDEO", "caption": "a reel",
+        shown(
+            json!({"id": "17900000000000005", "media_type": "CAROUSEL_ALBUM", "caption": "a carousel",
+            "permalink": "https://www.instagram.com/p/17900000000000005/", "timestamp": "2026-11-05T10:00:00+0000",
+            "media_url": m("17900000000000005"), "thumbnail_url": null,
+            "children": [
+               shown(json!({"id": "17800000000000001", "media_type": "IMAGE", "media_url": m("17800000000000001"), "thumbnail_url": null}), m("17800000000000001")),
+               shown(json!({"id": "17800000000000002", "media_type": "VIDEO", "media_url": m("17800000000000002"), "thumbnail_url": t("17800000000000002")}), t("17800000000000002"))
+            ]}),
+            m("17800000000000001")
+        ),
+        shown(
+            json!({"id": "17900000000000004", "media_type": "VIDEO", "caption": "a reel",
          "permalink": "https://www.instagram.com/reel/17900000000000004/", "timestamp": "2026-11-04T10:00:00+0000",
-         "media_url": m("17900000000000004"), "thumbnail_url": t("17900000000000004")},
-        {"id": "17900000000000003", "media_type": "IMAGE", "caption": null,
+         "media_url": m("17900000000000004"), "thumbnail_url": t("17900000000000004")}),
+            t("17900000000000004")
+        ),
+        shown(
+            json!({"id": "17900000000000003", "media_type": "IMAGE", "caption": null,
          "permalink": "https://www.instagram.com/p/17900000000000003/", "timestamp": "2026-11-03T10:00:00+0000",
-         "media_url": m("17900000000000003"), "thumbnail_url": null},
-        {"id": "17900000000000002", "media_type": "VIDEO", "caption": "muted for copyright",
+         "media_url": m("17900000000000003"), "thumbnail_url": null}),
+            m("17900000000000003")
+        ),
+        shown(
+            json!({"id": "17900000000000002", "media_type": "VIDEO", "caption": "muted for copyright",
          "permalink": "https://www.instagram.com/reel/17900000000000002/", "timestamp": "2026-11-02T10:00:00+0000",
-         "media_url": null, "thumbnail_url": t("17900000000000002")},
-        {"id": "17900000000000001", "media_type": "IMAGE", "caption": "first",
+         "media_url": null, "thumbnail_url": t("17900000000000002")}),
+            t("17900000000000002")
+        ),
+        shown(
+            json!({"id": "17900000000000001", "media_type": "IMAGE", "caption": "first",
          "permalink": "https://www.instagram.com/p/17900000000000001/", "timestamp": "2026-11-01T10:00:00+0000",
-         "media_url": m("17900000000000001"), "thumbnail_url": null},
+         "media_url": m("17900000000000001"), "thumbnail_url": null}),
+            m("17900000000000001")
+        ),
     ]);
     assert_eq!(body["data"], expected);
     assert_eq!(
@@ -343,7 +374,7 @@ async fn graph_calls_follow_instagram_md() {
     assert_eq!(
         media.fields.as_deref(),
         Some(
-            "id,caption,media_type,media_url,permalink,thumbnail_url,timestamp,username,children{id,media_type,media_url,thumbnail_url}"
+            "id,caption,alt_text,media_type,media_url,permalink,thumbnail_url,timestamp,username,children{id,media_type,media_url,thumbnail_url,alt_text}"
         ),
         "children in the same call, no media_product_type"
     );

@@ -26,3 +26,4 @@ mod props;
 mod resilience;
 mod slow_clients;
 mod token;
+mod variants;

@@ -50,13 +50,6 @@ async fn docs_ui_is_served_offline() {
     assert_eq!(css.status(), 200, "assets are vendored in the binary");
 }
 
-fn metric(text: &str, name_and_labels: &str) -> Option<f64> {
-    text.lines()
-        .find(|l| l.starts_with(name_and_labels) && l[name_and_labels.len()..].starts_with(' '))
-        .and_then(|l| l.rsplit(' ').next())
-        .and_then(|v| v.parse().ok())
-}
-
 #[tokio::test]
 async fn metrics_count_requests_cache_and_upstream_calls() {
     let app = spawn_app_with(FakeOptions::default(), sample_media(5), |c| {
