@@ -134,6 +134,29 @@ start_igfeed() {
   PIDS+=("$IG_PID")
   wait_up "$IG/feed" 150 || { echo "igfeed did not serve its feed"; cat "$WORK/igfeed.log"; exit 1; }
 }
+# settle URL [all]: waits (at most 45 s) until igfeed's feed at URL stops
+# changing: the display fields (width, height, colour) fill in once igfeed
+# has fetched the pictures. With 'all', also until every post with a
+# picture has its size (the fake's pictures are not decodable, the demo's
+# are).
+settle() {
+  python3 - "$1" "${2:-}" <<'PY'
+import json, sys, time, urllib.request
+url, need_all = sys.argv[1], sys.argv[2] == "all"
+last, since, deadline = None, time.time(), time.time() + 45
+while time.time() < deadline:
+    body = urllib.request.urlopen(url, timeout=5).read()
+    feed = json.loads(body)
+    filled = all(p.get("width") for p in feed["data"] if p.get("display_url"))
+    if body != last:
+        last, since = body, time.time()
+    elif time.time() - since >= 1.5 and (filled or not need_all):
+        sys.exit(0)
+    time.sleep(0.25)
+print(f"{url} did not settle")
+sys.exit(1)
+PY
+}
 start_igfeed
 # The plugin reads /feeds/{account}; an igfeed that serves only /feed (the
 # default account) is read there instead.
@@ -148,6 +171,8 @@ if [[ $ACCOUNTS == 2 ]]; then
     --data "{\"access_token\":\"$TOKEN2\"}" "$IG/admin/accounts/shop" || { echo "could not add the account 'shop'"; exit 1; }
   wait_up "$IG/feeds/shop" 150 || { echo "igfeed did not serve /feeds/shop"; exit 1; }
 fi
+settle "$IG$FEED_PATH"
+[[ $ACCOUNTS == 2 ]] && settle "$IG/feeds/shop"
 echo "igfeed at $IG, feed at $FEED_PATH, $ACCOUNTS account(s)"
 
 step "MariaDB (private datadir and socket)"
@@ -228,16 +253,15 @@ curl -fs "$IG$FEED_PATH" >"$WORK/feed.json"
 page() { curl -fs "$SITE/igfeed-$1/" >"$WORK/page-$1.html"; }
 srcs() { grep -o '<img class="igfeed__image" src="[^"]*"' "$1" | sort; }
 
-# grid_ok NAME EXPECTED_ITEMS [TYPE] [ACCOUNT]: the page's grid has
-# EXPECTED_ITEMS posts of ACCOUNT's feed, in order (of TYPE), each a link to
-# its permalink around an <img> from igfeed's /media/ with alt text,
-# loading=lazy, and width/height/srcset exactly when the feed has them;
-# videos carry a badge.
+# grid_ok NAME EXPECTED_ITEMS [TYPE] [FEED_FILE] [IGFEED]: the page's grid
+# has EXPECTED_ITEMS posts of the feed in FEED_FILE (default feed.json), in
+# order (of TYPE), each a link to its permalink around an <img> from
+# IGFEED's /media/ with alt text (alt_text when there is one), loading=lazy,
+# and width/height and srcset/sizes exactly when the feed has them; videos
+# carry a badge.
 grid_ok() {
   page "$1" || return 1
-  local feed=$WORK/feed.json
-  [[ ${4:-default} != default ]] && feed=$WORK/feed-$4.json
-  python3 - "$WORK/page-$1.html" "$feed" "$IG" "$2" "${3:-}" <<'PY'
+  python3 - "$WORK/page-$1.html" "${4:-$WORK/feed.json}" "${5:-$IG}" "$2" "${3:-}" <<'PY'
 import json, sys
 from html.parser import HTMLParser
 
@@ -305,14 +329,21 @@ for item, post in zip(g.items, posts):
         errors.append(f"{pid}: width/height {img.get('width')}x{img.get('height')}, feed {post.get('width')}x{post.get('height')}")
     if has_size and (int(img["width"]), int(img["height"])) != (post["width"], post["height"]):
         errors.append(f"{pid}: size differs")
-    if bool(post.get("sizes")) != ("srcset" in img):
-        errors.append(f"{pid}: srcset {img.get('srcset')!r}, feed sizes {post.get('sizes')!r}")
+    # srcset: igfeed's variants no wider than the picture, plus the picture
+    # itself at its width when no variant has exactly that width.
+    width = post.get("width") if has_size else None
+    want = {int(w) for w in (post.get("sizes") or {}) if not width or int(w) <= width}
+    if want and width:
+        want.add(width)
+    got = {int(c.split()[1][:-1]) for c in img.get("srcset", "").split(", ") if c}
+    if want != got:
+        errors.append(f"{pid}: srcset {img.get('srcset')!r}, feed sizes {post.get('sizes')!r}, width {width}")
     if "srcset" in img and "sizes" not in img:
         errors.append(f"{pid}: srcset without sizes")
     if (post["media_type"] == "VIDEO") != item["badge"]:
         errors.append(f"{pid}: video badge {item['badge']}")
-counts = {k: sum(1 for p in posts if p.get(k)) for k in ("width", "sizes", "display_url")}
-print(f"  {len(g.items)} posts; feed has width on {counts['width']}, sizes on {counts['sizes']}, display_url on {counts['display_url']}")
+counts = {k: sum(1 for p in posts if p.get(k)) for k in ("display_url", "sizes", "width", "alt_text")}
+print(f"  {len(g.items)} posts; the feed has display_url on {counts['display_url']}, sizes on {counts['sizes']}, width/height on {counts['width']}, alt_text on {counts['alt_text']}")
 for e in errors[:10]:
     print("  " + e)
 sys.exit(1 if errors else 0)
@@ -353,7 +384,7 @@ check "an invalid account renders no grid, only a comment" invalid_ok
 check "the stylesheet is linked and no igfeed script is sent to visitors" assets_ok
 if [[ $ACCOUNTS == 2 ]]; then
   distinct_ok() { ! grep -Fxf <(srcs "$WORK/page-shop.html") <(srcs "$WORK/page-shortcode.html") >/dev/null; }
-  check "[igfeed account=\"shop\" limit=5] renders the second account's 5 posts" grid_ok shop 5 '' shop
+  check "[igfeed account=\"shop\" limit=5] renders the second account's 5 posts" grid_ok shop 5 '' "$WORK/feed-shop.json"
   check "… none of which is the default account's" distinct_ok
 fi
 
@@ -370,6 +401,7 @@ down_ok() {
 check "with igfeed stopped, the page still shows the same 9 posts (marked stale)" down_ok
 check "the block page too" grid_ok block 3
 start_igfeed
+settle "$IG$FEED_PATH"
 
 step "webhook"
 key=$(wpeval "echo Igfeed_Client::cache_key( 'default', '' );")
@@ -552,6 +584,12 @@ if [[ $BROWSER == 1 ]]; then
   PIDS+=($!)
   wait_up "$DEMO/feed" 150 || { echo "igfeed --demo did not start"; cat "$WORK/igfeed-demo.log"; exit 1; }
   wpeval "update_option( 'igfeed_test_base_url', '$DEMO' );"
+  settle "$DEMO/feeds/default" all || settle "$DEMO/feed" all
+  curl -fs "$DEMO$FEED_PATH" >"$WORK/feed-demo.json"
+  check "reading igfeed --demo: 9 posts with width/height, srcset/sizes and the average colour" \
+    grid_ok shortcode 9 '' "$WORK/feed-demo.json" "$DEMO"
+  colour_ok() { [[ $(grep -o 'style="background-color:#[0-9a-f]\{6\}"' "$WORK/page-shortcode.html" | wc -l) == 9 ]]; }
+  check "… each image with its dominant colour as background" colour_ok
   browser_ok() {
     timeout 120 chromium --headless --no-sandbox --disable-gpu --disable-quic --no-first-run \
       --disable-background-networking --disable-component-update --disable-sync \

@@ -191,17 +191,21 @@ final class Igfeed_Render {
 			return null;
 		}
 
+		$width  = self::positive_int( $post, 'width' );
+		$height = self::positive_int( $post, 'height' );
 		$srcset = array();
 		if ( isset( $post['sizes'] ) && is_array( $post['sizes'] ) ) {
 			foreach ( $post['sizes'] as $w => $u ) {
-				if ( is_numeric( $w ) && (int) $w > 0 && is_string( $u ) && Igfeed_Settings::is_http_url( $u ) ) {
+				// igfeed never upscales: a variant wider than the picture is the picture.
+				if ( is_numeric( $w ) && (int) $w > 0 && ( ! $width || (int) $w <= $width ) && is_string( $u ) && Igfeed_Settings::is_http_url( $u ) ) {
 					$srcset[ (int) $w ] = esc_url_raw( $u ) . ' ' . (int) $w . 'w';
 				}
 			}
+			if ( $srcset && $width && ! isset( $srcset[ $width ] ) ) {
+				$srcset[ $width ] = esc_url_raw( $src ) . ' ' . $width . 'w';
+			}
 			ksort( $srcset );
 		}
-		$width  = self::positive_int( $post, 'width' );
-		$height = self::positive_int( $post, 'height' );
 		$color  = self::str( $post, 'dominant_color' );
 		return array(
 			'src'    => $src,

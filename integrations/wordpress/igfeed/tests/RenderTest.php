@@ -67,6 +67,27 @@ final class RenderTest extends Igfeed_TestCase {
 		$this->assertSame( '(album)', trim( $x->query( './/span[@class="igfeed__sr"]', $first )->item( 0 )->textContent ) );
 	}
 
+	public function test_srcset_lists_no_variant_wider_than_the_picture(): void {
+		$this->responder = fn() => array(
+			200,
+			wp_json_encode(
+				self::feed(
+					function ( $f ) {
+						$f['data'][0]['width']  = 500;
+						$f['data'][0]['height'] = 500;
+						return $f;
+					}
+				)
+			),
+		);
+		$img = self::dom( do_shortcode( '[igfeed limit="1"]' ) )->query( '//img' )->item( 0 );
+		$this->assertSame(
+			'https://feeds.example.com/media/17900000000000002?w=320 320w, https://feeds.example.com/media/17900000000000002 500w',
+			$img->getAttribute( 'srcset' )
+		);
+		$this->assertSame( '500', $img->getAttribute( 'width' ) );
+	}
+
 	public function test_null_fields_fall_back(): void {
 		list( $html, $x ) = $this->render( '[igfeed]' );
 		$items = $x->query( '//li' );
