@@ -3,10 +3,13 @@
 # (Debian's package, copied into a private directory) on its own MariaDB
 # (private datadir and socket, no TCP) and PHP's built-in server, with the
 # plugin active, reading the real igfeed binary that runs against its
-# built-in fake Instagram. Checks the shortcode and the block, the last good
-# copy when igfeed is down, the signed webhook, the graph.instagram.com
-# stand-in for Bricks' Instagram element, then runs the plugin's PHPUnit
-# tests inside that WordPress and renders a page in headless Chromium.
+# built-in fake Instagram (two accounts when igfeed has named accounts).
+# Checks the shortcode and the block, the last good copy when igfeed is
+# down, the signed webhook, the graph.instagram.com stand-in for Bricks'
+# Instagram element, the Bricks hooks, the settings form; runs the plugin's
+# PHPUnit tests inside that WordPress; then, against `igfeed --demo` (whose
+# pictures decode), checks width/height/srcset, that every image renders in
+# headless Chromium, and that the block works in the block editor.
 #
 # Installs what it needs from Debian when missing (as root). Stops only what
 # it started and removes its work directory on exit. Loopback only.
