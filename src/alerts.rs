@@ -3,8 +3,8 @@
 //! expiring, token not stored, feed stale too long — on every token change
 //! (a failed or recovered write of the token state counts as one) and on a
 //! tick, and posts each condition once when it starts and once when it is
-//! resolved. A separate sender task delivers with retries, so nothing else
-//! ever waits.
+//! resolved. A separate sender task ([`crate::webhooks::deliver`]) delivers
+//! with retries, so nothing else ever waits.
 
 use std::collections::HashSet;
 use std::sync::Arc;
@@ -73,6 +73,12 @@ pub struct Alert {
     pub expires_at: Option<String>,
     /// When the alert was raised (RFC 3339, UTC).
     pub time: String,
+}
+
+impl crate::webhooks::Event for Alert {
+    fn name(&self) -> &str {
+        &self.event
+    }
 }
 
 fn name(c: Condition) -> String {
@@ -253,59 +259,6 @@ impl Watchdog {
                 }
             }
             self.check(SystemTime::now()).await;
-        }
-    }
-}
-
-/// Delivers queued alerts to `url`, retrying with exponential backoff.
-pub async fn deliver(
-    url: url::Url,
-    mut rx: mpsc::Receiver<Alert>,
-    settings: AlertSettings,
-    mut shutdown: watch::Receiver<bool>,
-) {
-    let client = match reqwest::Client::builder()
-        .timeout(Duration::from_secs(10))
-        .user_agent(crate::graph::user_agent())
-        .build()
-    {
-        Ok(c) => c,
-        Err(e) => {
-            tracing::error!(error = %crate::graph::describe(&e), "alert sender could not start");
-            return;
-        }
-    };
-    loop {
-        let alert = tokio::select! {
-            a = rx.recv() => match a { Some(a) => a, None => return },
-            _ = shutdown.wait_for(|s| *s) => {
-                tracing::info!("alert sender stopped (shutdown)");
-                return;
-            }
-        };
-        let mut delay = settings.retry_base;
-        for attempt in 1..=settings.attempts {
-            match client.post(url.clone()).json(&alert).send().await {
-                Ok(res) if res.status().is_success() => {
-                    tracing::info!(event = %alert.event, "alert delivered");
-                    break;
-                }
-                Ok(res) => {
-                    tracing::warn!(event = %alert.event, attempt, status = res.status().as_u16(), "alert webhook refused the alert")
-                }
-                Err(e) => {
-                    tracing::warn!(event = %alert.event, attempt, error = %crate::graph::describe(&e), "alert webhook unreachable")
-                }
-            }
-            if attempt == settings.attempts {
-                tracing::error!(event = %alert.event, "alert given up after {attempt} attempts");
-                break;
-            }
-            tokio::select! {
-                () = tokio::time::sleep(delay) => {}
-                _ = shutdown.wait_for(|s| *s) => return,
-            }
-            delay = delay.saturating_mul(2);
         }
     }
 }

@@ -23,6 +23,7 @@ use crate::config::Config;
 use crate::feed::FeedService;
 use crate::graph::GraphClient;
 use crate::token::RefreshPolicy;
+use crate::webhooks::FeedUpdated;
 
 /// Why the service could not start.
 #[derive(Debug, thiserror::Error)]
@@ -71,6 +72,8 @@ impl Default for Tuning {
 pub struct App {
     listener: TcpListener,
     tuning: Tuning,
+    /// Where `feed.updated` events go, for the sender task `run` starts.
+    feed_updates: Option<(url::Url, mpsc::Receiver<FeedUpdated>)>,
     /// The state behind the router, for tests and embedding.
     pub state: AppState,
 }
@@ -127,10 +130,15 @@ impl App {
             "accounts loaded"
         );
         let accounts = Arc::new(accounts);
-        let feed = Arc::new(
-            FeedService::new(graph.clone(), config.feed_size, config.feed_ttl)
-                .with_metrics(metrics.clone()),
-        );
+        let mut feed = FeedService::new(graph.clone(), config.feed_size, config.feed_ttl)
+            .with_metrics(metrics.clone());
+        let mut feed_updates = None;
+        if let Some(url) = config.feed_webhook.clone() {
+            let (tx, rx) = mpsc::channel(1024);
+            feed = feed.with_updates(tx);
+            feed_updates = Some((url, rx));
+        }
+        let feed = Arc::new(feed);
         let media = MediaService::new(
             MediaSettings {
                 hosts: config.media_hosts.clone(),
@@ -163,6 +171,7 @@ impl App {
         Ok(Self {
             listener,
             tuning,
+            feed_updates,
             state,
         })
     }
@@ -176,7 +185,7 @@ impl App {
 
     /// Starts the background tasks, serves until `shutdown` completes,
     /// drains open requests, then stops the tasks.
-    pub async fn run(self, shutdown: impl Future<Output = ()> + Send + 'static) {
+    pub async fn run(mut self, shutdown: impl Future<Output = ()> + Send + 'static) {
         tracing::info!(addr = %self.local_addr(), "igfeed listening");
         let (stop, stopped) = watch::channel(false);
         let tasks = self.spawn_tasks(&stopped);
@@ -193,7 +202,10 @@ impl App {
         }
     }
 
-    fn spawn_tasks(&self, stopped: &watch::Receiver<bool>) -> Vec<(&'static str, JoinHandle<()>)> {
+    fn spawn_tasks(
+        &mut self,
+        stopped: &watch::Receiver<bool>,
+    ) -> Vec<(&'static str, JoinHandle<()>)> {
         let s = &self.state;
         let mut tasks = vec![(
             "token refresher",
@@ -218,6 +230,10 @@ impl App {
                 tokio::spawn(crate::media::warm::run(s.media.clone(), stopped.clone())),
             ));
         }
+        let retry = crate::webhooks::Retry {
+            attempts: self.tuning.alerts.attempts,
+            base: self.tuning.alerts.retry_base,
+        };
         if let Some(url) = s.config.alert_webhook.clone() {
             let settings = self.tuning.alerts;
             let (tx, rx) = mpsc::channel(64);
@@ -228,7 +244,25 @@ impl App {
             ));
             tasks.push((
                 "alert sender",
-                tokio::spawn(crate::alerts::deliver(url, rx, settings, stopped.clone())),
+                tokio::spawn(crate::webhooks::deliver(
+                    url,
+                    s.config.webhook_secret.clone(),
+                    rx,
+                    retry,
+                    stopped.clone(),
+                )),
+            ));
+        }
+        if let Some((url, rx)) = self.feed_updates.take() {
+            tasks.push((
+                "feed webhook sender",
+                tokio::spawn(crate::webhooks::deliver(
+                    url,
+                    s.config.webhook_secret.clone(),
+                    rx,
+                    retry,
+                    stopped.clone(),
+                )),
             ));
         }
         tasks

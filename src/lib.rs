@@ -12,6 +12,7 @@
 //! - [`accounts`]: the accounts (name, token, feed state) and their directories.
 //! - [`token`]: an access token: durable store, status; the one background refresher.
 //! - [`alerts`]: webhook alerts when only a person can help.
+//! - [`webhooks`]: signed webhook delivery, and the `feed.updated` event.
 //! - `demo` (with the `demo` feature, on by default): `--demo`, the service
 //!   against an embedded sample account served by the fake Instagram of the
 //!   `igfeed-fake` crate (`crates/igfeed-fake`), which the integration tests
@@ -45,3 +46,4 @@ pub mod server;
 pub mod state;
 pub mod telemetry;
 pub mod token;
+pub mod webhooks;

@@ -151,6 +151,14 @@ pub struct Config {
     #[arg(long, env = "IGFEED_ALERT_WEBHOOK", value_parser = parse_url)]
     pub alert_webhook: Option<url::Url>,
 
+    /// URL that receives a `feed.updated` JSON POST when an account's posts change.
+    #[arg(long, env = "IGFEED_FEED_WEBHOOK", value_parser = parse_url)]
+    pub feed_webhook: Option<url::Url>,
+
+    /// HMAC key for the X-Igfeed-Signature header of every webhook POST.
+    #[arg(long, env = "IGFEED_WEBHOOK_SECRET", hide_env_values = true, value_parser = parse_secret)]
+    pub webhook_secret: Option<Secret>,
+
     /// Start with an embedded sample account (no network, no token; needs a
     /// build with the `demo` feature, the default).
     #[arg(long, env = "IGFEED_DEMO")]

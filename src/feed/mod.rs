@@ -18,7 +18,7 @@ use std::time::{Duration, Instant, SystemTime};
 
 use moka::Expiry;
 use moka::future::Cache;
-use tokio::sync::{Semaphore, watch};
+use tokio::sync::{Semaphore, mpsc, watch};
 
 use prometheus_client::metrics::counter::Counter;
 
@@ -26,6 +26,7 @@ use crate::accounts::{Account, AccountName};
 use crate::graph::{GraphClient, GraphError};
 use crate::metrics::{Metrics, ResultLabels};
 use crate::token::TokenUnavailable;
+use crate::webhooks::FeedUpdated;
 pub use pictures::Pictures;
 pub use render::{Effort, Filter, Rendered};
 pub use store::{Snapshot, SnapshotFile};
@@ -172,6 +173,8 @@ pub struct FeedService {
     jobs: Arc<Semaphore>,
     metrics: Option<Metrics>,
     hits: Option<Counter>,
+    /// Where `feed.updated` events go (`IGFEED_FEED_WEBHOOK`).
+    updates: Option<mpsc::Sender<FeedUpdated>>,
 }
 
 impl FeedService {
@@ -194,7 +197,15 @@ impl FeedService {
             )),
             metrics: None,
             hits: None,
+            updates: None,
         }
+    }
+
+    /// Queues a `feed.updated` event on `tx` whenever a fetched feed's
+    /// posts (or captions) differ from the account's previous good feed.
+    pub fn with_updates(mut self, tx: mpsc::Sender<FeedUpdated>) -> Self {
+        self.updates = Some(tx);
+        self
     }
 
     /// Counts cache hits and misses in `metrics`.
@@ -326,6 +337,15 @@ impl FeedService {
                 feed.loads.succeeded();
                 let snapshot = Arc::new(snapshot);
                 persist(account, snapshot.clone()).await;
+                if let Some(tx) = &self.updates {
+                    let before = feed.last_good();
+                    if let Some(event) =
+                        FeedUpdated::between(&account.name, before.as_deref(), &snapshot)
+                        && tx.try_send(event).is_err()
+                    {
+                        tracing::warn!(account = %account.name, "feed webhook queue full; a feed.updated event was dropped");
+                    }
+                }
                 feed.set_last_good(snapshot.clone());
                 return Ok(Arc::new(Current {
                     snapshot,

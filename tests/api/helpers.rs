@@ -8,7 +8,6 @@ use std::net::SocketAddr;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use axum::Json;
 use axum::extract::State;
 use axum::http::StatusCode;
 use igfeed::app::{App, Tuning};
@@ -313,6 +312,8 @@ pub async fn assert_problem(res: reqwest::Response, status: u16) -> serde_json::
 #[derive(Clone, Default)]
 pub struct Hook {
     pub received: Arc<Mutex<Vec<Value>>>,
+    /// Each accepted post as sent: its headers and raw body.
+    pub raw: Arc<Mutex<Vec<(axum::http::HeaderMap, bytes::Bytes)>>>,
     pub attempts: Arc<Mutex<usize>>,
     fail_first: usize,
 }
@@ -355,7 +356,14 @@ impl Hook {
     }
 }
 
-async fn receive(State(hook): State<Hook>, Json(v): Json<Value>) -> StatusCode {
+async fn receive(
+    State(hook): State<Hook>,
+    headers: axum::http::HeaderMap,
+    body: bytes::Bytes,
+) -> StatusCode {
+    let Ok(v) = serde_json::from_slice::<Value>(&body) else {
+        return StatusCode::BAD_REQUEST;
+    };
     let attempt = {
         let mut a = hook.attempts.lock().unwrap();
         *a += 1;
@@ -365,5 +373,6 @@ async fn receive(State(hook): State<Hook>, Json(v): Json<Value>) -> StatusCode {
         return StatusCode::SERVICE_UNAVAILABLE;
     }
     hook.received.lock().unwrap().push(v);
+    hook.raw.lock().unwrap().push((headers, body));
     StatusCode::NO_CONTENT
 }

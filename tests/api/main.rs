@@ -27,3 +27,4 @@ mod resilience;
 mod slow_clients;
 mod token;
 mod variants;
+mod webhooks;
