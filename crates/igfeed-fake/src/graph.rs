@@ -10,6 +10,7 @@ use axum::response::{IntoResponse, Response};
 use serde_json::{Value, json};
 
 use crate::cdn::signed_url;
+use crate::fields::Fields;
 use crate::state::{Inner, Shared};
 
 #[derive(Clone, Debug)]
@@ -148,9 +149,16 @@ pub(crate) fn media_list(
     let end = (start + limit).min(media.len());
     let lifetime = inner.opts.url_lifetime;
     let expires = SystemTime::now() + lifetime;
+    let fields = Fields::parse(query.get("fields").map(String::as_str).unwrap_or(""));
     let data: Vec<Value> = media[start..end]
         .iter()
-        .map(|m| m.to_json(|asset| signed_url(shared, asset, expires), username))
+        .map(|m| {
+            m.to_json(
+                |asset| signed_url(shared, asset, expires),
+                username,
+                &fields,
+            )
+        })
         .collect();
     let mut paging =
         json!({"cursors": {"before": format!("cursor{start}"), "after": format!("cursor{end}")}});

@@ -17,7 +17,10 @@
 //! - `GET /{version}/me/media` answers its posts newest first, in pages of
 //!   at most `limit` (capped by [`FakeOptions::max_page_size`]), with a
 //!   `paging.next` URL (which carries the token) while more remain;
-//!   carousels list their `children`;
+//!   carousels list their `children`; every field is answered whatever
+//!   `fields` asks, except `alt_text` (of posts, and of children inside
+//!   `children{...}`), answered only when `fields` asks for it and the
+//!   post has one ([`FakeMedia::with_alt`], [`FakeChild::with_alt`]);
 //! - `GET /{version}/{media-id}` answers fresh `media_url` /
 //!   `thumbnail_url` of one post or carousel child of the token's account;
 //!   an id of another account, like an unknown one, gets Instagram's
@@ -49,14 +52,26 @@
 //! and restart the peak with `POST /_fake/reset_peak`; those two are
 //! neither counted as calls nor in flight.
 //!
+//! Posts carry fake bytes that only start like a JPEG or MP4
+//! ([`FakeMedia::image`], [`sample_media`]…), or, for igfeed's picture
+//! features (resized variants, `width` / `height` / `dominant_color`),
+//! real baseline JPEGs of a chosen size and average colour
+//! ([`photo_jpeg`], [`FakeMedia::photo`], [`FakeMedia::video_with_poster`],
+//! [`FakeChild::photo`], [`FakeChild::video_with_poster`]) and a
+//! decompression bomb that declares 20,000×20,000 pixels in under 2 KB
+//! ([`bomb_jpeg`], [`FakeMedia::bomb`]); the CDN serves every picture as
+//! `image/jpeg` (the demo's PNGs as `image/png`).
+//!
 //! This module holds only what callers touch: starting the fake, its
 //! options, and the controls the tests pull while it runs.
 
 mod cdn;
 pub mod demo;
 mod faults;
+mod fields;
 mod graph;
 mod media;
+mod photo;
 mod range;
 mod routes;
 mod state;
@@ -77,6 +92,7 @@ pub use faults::Fault;
 pub use media::{
     FakeChild, FakeMedia, resize_media, sample_media, sample_media_for, sample_media_like,
 };
+pub use photo::{bomb_jpeg, photo_jpeg};
 pub use routes::{Route, Seen};
 
 /// One account of a fake: a cheap handle, valid for the life of the fake

@@ -5,6 +5,8 @@ use std::collections::HashMap;
 use bytes::Bytes;
 use serde_json::{Value, json};
 
+use crate::fields::Fields;
+use crate::photo::{bomb_jpeg, photo_jpeg};
 use crate::state::Asset;
 
 /// One post of the fake account.
@@ -21,6 +23,9 @@ pub struct FakeMedia {
     /// A video's thumbnail.
     pub thumbnail: Option<Bytes>,
     pub children: Vec<FakeChild>,
+    /// The post's alternative text; answered as `alt_text` only when set
+    /// and asked for in `fields` (Instagram leaves out what a post lacks).
+    pub alt_text: Option<String>,
 }
 
 /// One item of a fake carousel.
@@ -30,6 +35,9 @@ pub struct FakeChild {
     pub media_type: String,
     pub content: Bytes,
     pub thumbnail: Option<Bytes>,
+    /// The item's alternative text; answered as `alt_text` only when set
+    /// and asked for inside `children{...}`.
+    pub alt_text: Option<String>,
 }
 
 fn content_type(media_type: &str) -> (&'static str, &'static str) {
@@ -49,6 +57,13 @@ fn sniff(bytes: &[u8], default: &'static str) -> &'static str {
     }
 }
 
+/// FNV-1a of `s`: the seed of an asset's bytes, from its name.
+fn seed_of(s: &str) -> u64 {
+    s.bytes().fold(0xcbf29ce484222325, |h, b| {
+        (h ^ b as u64).wrapping_mul(0x100000001b3)
+    })
+}
+
 /// Deterministic bytes that start like a JPEG (or MP4) file.
 pub fn fake_bytes(seed: &str, len: usize, media_type: &str) -> Bytes {
     let mut out = Vec::with_capacity(len);
@@ -59,9 +74,7 @@ pub fn fake_bytes(seed: &str, len: usize, media_type: &str) -> Bytes {
     } else {
         out.extend_from_slice(&[0xFF, 0xD8, 0xFF, 0xE0]);
     }
-    let mut x: u64 = seed.bytes().fold(0xcbf29ce484222325, |h, b| {
-        (h ^ b as u64).wrapping_mul(0x100000001b3)
-    });
+    let mut x = seed_of(seed);
     while out.len() < len {
         x ^= x << 13;
         x ^= x >> 7;
@@ -84,6 +97,7 @@ impl FakeMedia {
             content: Some(fake_bytes(id, 2048, "IMAGE")),
             thumbnail: None,
             children: Vec::new(),
+            alt_text: None,
         }
     }
 
@@ -111,6 +125,60 @@ impl FakeMedia {
             children,
             ..Self::image(id, caption, timestamp)
         }
+    }
+
+    /// An image post whose content is a real JPEG ([`photo_jpeg`]) of
+    /// `width`×`height`, mostly of colour `rgb` (its noise seeded by `id`).
+    ///
+    /// # Panics
+    /// As [`photo_jpeg`].
+    pub fn photo(
+        id: &str,
+        caption: Option<&str>,
+        timestamp: &str,
+        width: u32,
+        height: u32,
+        rgb: [u8; 3],
+    ) -> Self {
+        Self {
+            content: Some(photo_jpeg(width, height, rgb, seed_of(id))),
+            ..Self::image(id, caption, timestamp)
+        }
+    }
+
+    /// A video (reel) whose thumbnail is a real JPEG ([`photo_jpeg`]) of
+    /// `width`×`height`, mostly of colour `rgb`; the video itself is the
+    /// same fake bytes as [`Self::video`]'s.
+    ///
+    /// # Panics
+    /// As [`photo_jpeg`].
+    pub fn video_with_poster(
+        id: &str,
+        caption: Option<&str>,
+        timestamp: &str,
+        width: u32,
+        height: u32,
+        rgb: [u8; 3],
+    ) -> Self {
+        Self {
+            thumbnail: Some(photo_jpeg(width, height, rgb, seed_of(&format!("{id}t")))),
+            ..Self::video(id, caption, timestamp)
+        }
+    }
+
+    /// An image post without caption whose content is a decompression bomb
+    /// ([`bomb_jpeg`]): a small JPEG that declares 20,000×20,000 pixels.
+    pub fn bomb(id: &str, timestamp: &str) -> Self {
+        Self {
+            content: Some(bomb_jpeg()),
+            ..Self::image(id, None, timestamp)
+        }
+    }
+
+    /// This post with alternative text `alt`.
+    pub fn with_alt(mut self, alt: &str) -> Self {
+        self.alt_text = Some(alt.into());
+        self
     }
 
     /// Media bytes of this post, for asset names.
@@ -173,8 +241,15 @@ impl FakeMedia {
         })
     }
 
-    /// The Graph API JSON of this post; absent values are left out.
-    pub(super) fn to_json(&self, sign: impl Fn(&str) -> String, username: &str) -> Value {
+    /// The Graph API JSON of this post; absent values are left out, and so
+    /// is `alt_text` when `fields` does not ask for it (see
+    /// [`crate::fields`]).
+    pub(super) fn to_json(
+        &self,
+        sign: impl Fn(&str) -> String,
+        username: &str,
+        fields: &Fields,
+    ) -> Value {
         let mut v = json!({
             "id": self.id,
             "media_type": self.media_type,
@@ -192,6 +267,9 @@ impl FakeMedia {
         if let Some(a) = thumb {
             v["thumbnail_url"] = Value::String(sign(&a));
         }
+        if let Some(alt) = self.alt_text.as_ref().filter(|_| fields.post("alt_text")) {
+            v["alt_text"] = Value::String(alt.clone());
+        }
         if self.media_type == "CAROUSEL_ALBUM" {
             let children: Vec<Value> = self
                 .children
@@ -204,6 +282,9 @@ impl FakeMedia {
                     }
                     if let Some(a) = thumb {
                         cv["thumbnail_url"] = Value::String(sign(&a));
+                    }
+                    if let Some(alt) = c.alt_text.as_ref().filter(|_| fields.child("alt_text")) {
+                        cv["alt_text"] = Value::String(alt.clone());
                     }
                     cv
                 })
@@ -221,6 +302,7 @@ impl FakeChild {
             media_type: "IMAGE".into(),
             content: fake_bytes(id, 2048, "IMAGE"),
             thumbnail: None,
+            alt_text: None,
         }
     }
 
@@ -230,7 +312,39 @@ impl FakeChild {
             media_type: "VIDEO".into(),
             content: fake_bytes(id, 8192, "VIDEO"),
             thumbnail: Some(fake_bytes(&format!("{id}t"), 1024, "IMAGE")),
+            alt_text: None,
         }
+    }
+
+    /// An image item whose content is a real JPEG ([`photo_jpeg`]) of
+    /// `width`×`height`, mostly of colour `rgb` (its noise seeded by `id`).
+    ///
+    /// # Panics
+    /// As [`photo_jpeg`].
+    pub fn photo(id: &str, width: u32, height: u32, rgb: [u8; 3]) -> Self {
+        Self {
+            content: photo_jpeg(width, height, rgb, seed_of(id)),
+            ..Self::image(id)
+        }
+    }
+
+    /// A video item whose thumbnail is a real JPEG ([`photo_jpeg`]) of
+    /// `width`×`height`, mostly of colour `rgb`; the video is the same fake
+    /// bytes as [`Self::video`]'s.
+    ///
+    /// # Panics
+    /// As [`photo_jpeg`].
+    pub fn video_with_poster(id: &str, width: u32, height: u32, rgb: [u8; 3]) -> Self {
+        Self {
+            thumbnail: Some(photo_jpeg(width, height, rgb, seed_of(&format!("{id}t")))),
+            ..Self::video(id)
+        }
+    }
+
+    /// This item with alternative text `alt`.
+    pub fn with_alt(mut self, alt: &str) -> Self {
+        self.alt_text = Some(alt.into());
+        self
     }
 }
 
