@@ -22,9 +22,17 @@ async fn main() -> ExitCode {
             image_size,
             accounts,
             latency,
+            photos,
         }) => {
-            return fake_upstream(addr, posts, image_size as usize, accounts as usize, latency)
-                .await;
+            return fake_upstream(
+                addr,
+                posts,
+                image_size as usize,
+                photos,
+                accounts as usize,
+                latency,
+            )
+            .await;
         }
         None => {}
     }
@@ -86,16 +94,20 @@ async fn demo_mode(config: Config) -> Result<(Config, Option<()>), ExitCode> {
 /// valid token per account (`token` is the first account's, `tokens` all of
 /// them), then serves until SIGINT/SIGTERM. The accounts after the first
 /// are `fakeuser2`, `fakeuser3`… with the first one's posts (and bytes,
-/// shared) under ids of their own.
+/// shared) under ids of their own. With `photos`, its pictures are real
+/// JPEGs (padded to `image_size`).
 #[cfg(feature = "demo")]
 async fn fake_upstream(
     addr: std::net::SocketAddr,
     posts: usize,
     image_size: usize,
+    photos: bool,
     accounts: usize,
     latency: std::time::Duration,
 ) -> ExitCode {
-    use igfeed_fake::{FakeInstagram, FakeOptions, resize_media, sample_media, sample_media_like};
+    use igfeed_fake::{
+        FakeInstagram, FakeOptions, resize_media, sample_media, sample_media_like, use_photos,
+    };
     if !addr.ip().is_loopback() {
         eprintln!("igfeed fake-upstream: --addr must be a loopback address");
         return ExitCode::from(2);
@@ -108,6 +120,9 @@ async fn fake_upstream(
     let shutdown = shutdown_signal();
     let mut media = sample_media(posts);
     resize_media(&mut media, image_size);
+    if photos {
+        use_photos(&mut media, image_size);
+    }
     let opts = FakeOptions {
         latency,
         ..FakeOptions::default()
