@@ -124,13 +124,21 @@ export WP_ADMIN_PASS=$(python3 -c 'import secrets; print(secrets.token_hex(12))'
 # Two Instagram accounts when this igfeed has named accounts: 'default'
 # from IGFEED_ACCESS_TOKEN, 'shop' put through the admin API (the admin key
 # stays in this script; WordPress never sees a key or a token).
+# With --photos (when this igfeed has it) the fake's pictures are real
+# JPEGs, so igfeed learns their width, height and colour.
 ACCOUNTS=1
-if "$BIN" fake-upstream --help 2>/dev/null | grep -q -- '--accounts'; then
+PHOTOS=
+FAKE_ARGS=()
+FAKE_HELP=$("$BIN" fake-upstream --help 2>/dev/null || true)
+if grep -q -- '--accounts' <<<"$FAKE_HELP"; then
   ACCOUNTS=2
-  start_fake_upstream --accounts 2
-else
-  start_fake_upstream
+  FAKE_ARGS+=(--accounts 2)
 fi
+if grep -q -- '--photos' <<<"$FAKE_HELP"; then
+  PHOTOS=all
+  FAKE_ARGS+=(--photos)
+fi
+start_fake_upstream "${FAKE_ARGS[@]}"
 ADMIN_KEY=$(python3 -c 'import secrets; print(secrets.token_hex(16))')
 IG_PORT=$(free_port)
 IG=http://127.0.0.1:$IG_PORT
@@ -155,8 +163,8 @@ start_igfeed() { # start_igfeed [webhook]
 # settle URL [all]: waits (at most 45 s) until igfeed's feed at URL stops
 # changing: the display fields (width, height, colour) fill in once igfeed
 # has fetched the pictures. With 'all', also until every post with a
-# picture has its size (the fake's pictures are not decodable, the demo's
-# are).
+# picture has its size (the fake's pictures decode only with --photos, the
+# demo's always do).
 settle() {
   python3 - "$1" "${2:-}" <<'PY'
 import json, sys, time, urllib.request
@@ -189,8 +197,8 @@ if [[ $ACCOUNTS == 2 ]]; then
     --data "{\"access_token\":\"$TOKEN2\"}" "$IG/admin/accounts/shop" || { echo "could not add the account 'shop'"; exit 1; }
   wait_up "$IG/feeds/shop" 150 || { echo "igfeed did not serve /feeds/shop"; exit 1; }
 fi
-settle "$IG$FEED_PATH"
-[[ $ACCOUNTS == 2 ]] && settle "$IG/feeds/shop"
+settle "$IG$FEED_PATH" $PHOTOS
+[[ $ACCOUNTS == 2 ]] && settle "$IG/feeds/shop" $PHOTOS
 echo "igfeed at $IG, feed at $FEED_PATH, $ACCOUNTS account(s)"
 
 step "MariaDB (private datadir and socket)"
@@ -414,7 +422,7 @@ down_ok() {
 check "with igfeed stopped, the page still shows the same 9 posts (marked stale)" down_ok
 check "the block page too" grid_ok block 3
 start_igfeed webhook
-settle "$IG$FEED_PATH"
+settle "$IG$FEED_PATH" $PHOTOS
 
 step "webhook"
 key=$(wpeval "echo Igfeed_Client::cache_key( 'default', '' );")
