@@ -64,7 +64,8 @@ start_igfeed() {  # start_igfeed NAME PORT [VAR=VALUE...]
   local name=$1 port=$2; shift 2
   mkdir -p "$WORK/$name"
   # Default log level: RUST_LOG is not set (nor inherited from the caller).
-  env -u RUST_LOG IGFEED_LISTEN="127.0.0.1:$port" IGFEED_GRAPH_URL="$GRAPH" IGFEED_ACCESS_TOKEN="$TOKEN" \
+  # The allocator setting of the container image (see Dockerfile).
+  env -u RUST_LOG MALLOC_MMAP_THRESHOLD_=131072 IGFEED_LISTEN="127.0.0.1:$port" IGFEED_GRAPH_URL="$GRAPH" IGFEED_ACCESS_TOKEN="$TOKEN" \
     IGFEED_DATA_DIR="$WORK/$name" IGFEED_MEDIA_HOSTS=127.0.0.1 "$@" "$BIN" >"$WORK/$name.log" 2>&1 &
   PIDS+=($!)
   LAST_PID=$!
