@@ -19,24 +19,14 @@ DUR=${1:-10}
 ACCOUNTS=1000
 BOUND=16
 
-need() { command -v "$1" >/dev/null 2>&1 || { apt-get update -qq; DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "$2" >/dev/null; }; }
+# shellcheck source=../scripts/lib.sh disable=SC1091
+source scripts/lib.sh
+# shellcheck source=lib.sh disable=SC1091
+source bench/lib.sh
 need wrk wrk
 need curl curl
 ulimit -n 65536 2>/dev/null || true
-
-if [[ -z ${IGFEED_BIN:-} ]]; then
-  echo "building the release binary"
-  cargo build --release --locked --quiet
-fi
-BIN=${IGFEED_BIN:-$PWD/target/release/igfeed}
-[[ -x $BIN ]] || { echo "no igfeed binary at $BIN"; exit 1; }
-echo "binary: $BIN"
-# shellcheck source=../scripts/lib.sh disable=SC1091
-source scripts/lib.sh
-rss_mb() { awk '/VmRSS/ {printf "%.1f", $2/1024}' "/proc/$1/status"; }
-metric() {  # metric URL REGEX: the value of the first sample line matching REGEX
-  curl -fs -m 10 "$1/metrics" | awk -v re="$2" '$0 ~ re && !found {print $NF; found = 1}'
-}
+release_binary
 MISSED=()
 
 # 1,000 accounts of 25 posts each; every Graph and CDN answer takes 20 ms,
@@ -48,7 +38,7 @@ KEY=bench-admin-key-0123456789
 mkdir -p "$WORK/data"
 
 start_igfeed() {  # start_igfeed PORT: sets IGFEED_PID
-  env -u RUST_LOG IGFEED_LISTEN="127.0.0.1:$1" IGFEED_GRAPH_URL="$GRAPH_URL" \
+  env -u RUST_LOG MALLOC_MMAP_THRESHOLD_=131072 IGFEED_LISTEN="127.0.0.1:$1" IGFEED_GRAPH_URL="$GRAPH_URL" \
     IGFEED_DATA_DIR="$WORK/data" IGFEED_MEDIA_HOSTS=127.0.0.1 IGFEED_ADMIN_KEY="$KEY" \
     IGFEED_UPSTREAM_CONCURRENCY="$BOUND" "$BIN" >>"$WORK/igfeed.log" 2>&1 &
   IGFEED_PID=$!

@@ -10,8 +10,10 @@
 # is built here first.)
 #
 # Targets: cached /feed >= 0.9x nginx req/s; /feed gzip >= 0.9x; cached
-# /media/{id} (a ~150 KB JPEG) >= 0.8x; igfeed p99 < 10 ms at 64 connections
-# in each of these cases (worst round); a 1,000-request cold burst = all 200
+# /media/{id} (a ~150 KB JPEG) >= 0.8x; a cached resized variant,
+# /media/{id}?w=320 as WebP (Accept: image/webp), >= 0.8x nginx serving the
+# same bytes; igfeed p99 < 10 ms at 64 connections in each of these cases
+# (worst round); a 1,000-request cold burst = all 200
 # and exactly one upstream walk; RSS idle < 20 MB; RSS after a media sweep
 # 3x the cache budget <= budget + 40 MB; open file descriptors do not grow
 # with the number of cached objects (growth over the sweep <= 16); 1,200
@@ -53,15 +55,17 @@ metric() {  # metric URL REGEX: the value of the first sample line matching REGE
   curl -fs -m 10 "$1/metrics" | awk -v re="$2" '$0 ~ re && !found {print $NF; found = 1}'
 }
 
-# A fake Instagram with 200 posts of ~150 KB images (videos 4x).
-start_fake_upstream --posts 200 --image-size 150KB
+# A fake Instagram with 200 posts of ~150 KB images (videos 4x); the images
+# real 1080x1350 JPEGs (padded to 150 KB), which igfeed can resize and measure.
+start_fake_upstream --posts 200 --image-size 150KB --photos
 GRAPH=$GRAPH_URL
 
 start_igfeed() {  # start_igfeed NAME PORT [VAR=VALUE...]
   local name=$1 port=$2; shift 2
   mkdir -p "$WORK/$name"
   # Default log level: RUST_LOG is not set (nor inherited from the caller).
-  env -u RUST_LOG IGFEED_LISTEN="127.0.0.1:$port" IGFEED_GRAPH_URL="$GRAPH" IGFEED_ACCESS_TOKEN="$TOKEN" \
+  # The allocator setting of the container image (see Dockerfile).
+  env -u RUST_LOG MALLOC_MMAP_THRESHOLD_=131072 IGFEED_LISTEN="127.0.0.1:$port" IGFEED_GRAPH_URL="$GRAPH" IGFEED_ACCESS_TOKEN="$TOKEN" \
     IGFEED_DATA_DIR="$WORK/$name" IGFEED_MEDIA_HOSTS=127.0.0.1 "$@" "$BIN" >"$WORK/$name.log" 2>&1 &
   PIDS+=($!)
   LAST_PID=$!
@@ -80,28 +84,44 @@ WALKS=$(metric "http://127.0.0.1:$P" '^igfeed_feed_cache_lookups_total\{result="
 PAGES=$(metric "http://127.0.0.1:$P" '^igfeed_upstream_requests_total\{call="media",outcome="ok"')
 echo "cold burst: $OK x 200 of 1000, upstream walks: ${WALKS:-?}, media pages fetched: ${PAGES:-?}"
 
-# --- 2. throughput: cached /feed, /feed gzip, /media vs nginx ----------------
+# --- 2. throughput: cached /feed, /feed gzip, /media, a variant vs nginx -----
 P=$(free_port)
 start_igfeed main "$P"
 IG=$LAST_PID
 IGURL="http://127.0.0.1:$P"
 mkdir -p "$WORK/www"
+# The first feed fetch starts the media warm-up; measure the steady state
+# after it, not the two competing (poll until the cache stops growing and
+# every picture is measured: each is decoded once for the feed's width,
+# height and dominant_color, which change the feed's body).
+curl -fs "$IGURL/feed" -o "$WORK/first.json"
+settled() { metric "$IGURL" '^igfeed_media_cache_bytes '; }
+unmeasured() {  # unmeasured URL: how many of the feed's pictures have no width yet
+  curl -fs "$1/feed" | python3 -c '
+import json, sys
+d = json.load(sys.stdin)
+print(sum(1 for p in d["data"] for x in [p] + (p.get("children") or []) if x["display_url"] and x["width"] is None))'
+}
+last=-1
+for ((i = 0; i < 120; i++)); do
+  now=$(settled)
+  [[ $now == "$last" && $(unmeasured "$IGURL") == 0 ]] && break
+  last=$now
+  sleep 0.5
+done
+echo "media warm-up settled: $(awk -v b="$last" 'BEGIN {printf "%.1f", b/1e6}') MB cached, $(unmeasured "$IGURL") pictures left unmeasured"
+# nginx's copies of the very bytes igfeed serves now.
 curl -fs "$IGURL/feed" -o "$WORK/www/feed.json"
 curl -fs -H 'Accept-Encoding: gzip' "$IGURL/feed" -o "$WORK/www/feed.json.gz"
 MEDIA_ID=$(python3 -c 'import json,sys; d=json.load(open(sys.argv[1])); print(next(p["id"] for p in d["data"] if p["media_type"]=="IMAGE"))' "$WORK/www/feed.json")
 curl -fs "$IGURL/media/$MEDIA_ID" -o "$WORK/www/media.jpg"
+# The 320 px WebP variant, made by this first request and cached from then
+# on.
+VARIANT_ACCEPT='Accept: image/webp'
+VARIANT_TYPE=$(curl -fs -H "$VARIANT_ACCEPT" "$IGURL/media/$MEDIA_ID?w=320" -o "$WORK/www/variant.webp" -w '%{content_type}') ||
+  { echo "igfeed did not make the variant /media/$MEDIA_ID?w=320"; exit 1; }
+[[ $VARIANT_TYPE == image/webp ]] || { echo "the variant is $VARIANT_TYPE, not image/webp"; exit 1; }
 chmod -R a+rX "$WORK/www"
-# The feed fetch started the media warm-up; measure the steady state
-# after it, not the two competing (poll until the cache stops growing).
-settled() { metric "$IGURL" '^igfeed_media_cache_bytes '; }
-last=-1
-for ((i = 0; i < 120; i++)); do
-  now=$(settled)
-  [[ $now == "$last" ]] && break
-  last=$now
-  sleep 0.5
-done
-echo "media warm-up settled: $(awk -v b="$last" 'BEGIN {printf "%.1f", b/1e6}') MB cached"
 NP=$(free_port)
 cat >"$WORK/nginx.conf" <<NGINX
 worker_processes auto;
@@ -111,19 +131,20 @@ events { worker_connections 4096; }
 http {
   access_log $WORK/nginx.access.log;
   sendfile on; tcp_nopush on; keepalive_requests 100000;
-  types { application/json json; image/jpeg jpg; }
+  types { application/json json; image/jpeg jpg; image/webp webp; }
   server {
     listen 127.0.0.1:$NP;
     root $WORK/www;
     location = /feed { gzip_static on; default_type application/json; try_files /feed.json =404; }
     location = /media { try_files /media.jpg =404; }
+    location = /variant { try_files /variant.webp =404; }
   }
 }
 NGINX
 nginx -c "$WORK/nginx.conf" -p "$WORK"
 wait_up "http://127.0.0.1:$NP/feed" || { echo "nginx did not start"; cat "$WORK/nginx.err"; exit 1; }
 NGURL="http://127.0.0.1:$NP"
-echo "feed body: $(stat -c %s "$WORK/www/feed.json") bytes ($(stat -c %s "$WORK/www/feed.json.gz") gzipped); media: $(stat -c %s "$WORK/www/media.jpg") bytes"
+echo "feed body: $(stat -c %s "$WORK/www/feed.json") bytes ($(stat -c %s "$WORK/www/feed.json.gz") gzipped); media: $(stat -c %s "$WORK/www/media.jpg") bytes; variant (320 px WebP): $(stat -c %s "$WORK/www/variant.webp") bytes"
 IG_LOG_BEFORE=$(wc -l <"$WORK/main.log")
 
 run_wrk() {  # run_wrk URL [header] -> "rps p50ms p99ms errors"
@@ -150,7 +171,8 @@ print(f"{rps:.0f} {p50:.2f} {p99:.2f} {bad}")'
 RESULTS=$WORK/results
 : >"$RESULTS"
 for round in $(seq "$ROUNDS"); do
-  for case in "feed||/feed|/feed" "feed-gzip|Accept-Encoding: gzip|/feed|/feed" "media||/media/$MEDIA_ID|/media"; do
+  for case in "feed||/feed|/feed" "feed-gzip|Accept-Encoding: gzip|/feed|/feed" "media||/media/$MEDIA_ID|/media" \
+    "variant|$VARIANT_ACCEPT|/media/$MEDIA_ID?w=320|/variant"; do
     IFS='|' read -r name header igpath ngpath <<<"$case"
     for who in igfeed nginx; do
       if [[ $who == igfeed ]]; then url=$IGURL$igpath; else url=$NGURL$ngpath; fi
@@ -203,6 +225,8 @@ echo "media sweep: $(wc -l <"$WORK/sweep.urls") URLs twice, $SWEEP_BYTES bytes d
 # igfeed per request, RSS growth, and /healthz meanwhile.
 cpu_ticks() { awk '{print $14 + $15}' "/proc/$1/stat"; }
 HOSTS=1200
+# Not counting the warm-up's last picture measurements (decodes) if any.
+for ((i = 0; i < 100; i++)); do [[ $(unmeasured "$SWURL") == 0 ]] && break; sleep 0.2; done
 HOST_RSS_BEFORE=$(rss_mb "$SW")
 HOST_CPU_BEFORE=$(cpu_ticks "$SW")
 python3 - "$P" "$HOSTS" >"$WORK/hosts.out" <<'PY' &
@@ -254,7 +278,7 @@ print()
 print(f"wrk -t2 -c{e['CONNS']} -d{e['DUR']}s, {e['ROUNDS']} alternating rounds each, same machine (2 cores shared with wrk);")
 print(f"igfeed at its default log level ({e['IG_LOG_LINES']} log lines), nginx with access_log on ({e['NG_LOG_LINES']} lines)")
 print(f"{'case':<10} {'igfeed req/s':>13} {'nginx req/s':>12} {'ratio':>6} {'target':>7}  {'':<6} {'igfeed p50/p99 ms':>18} {'nginx p50/p99 ms':>17} {'errors':>7}")
-cases = (("feed", 0.9), ("feed-gzip", 0.9), ("media", 0.8))
+cases = (("feed", 0.9), ("feed-gzip", 0.9), ("media", 0.8), ("variant", 0.8))
 for name, target in cases:
     ig, ng = rows[(name, "igfeed")], rows[(name, "nginx")]
     ratio = avg(ig, 0) / avg(ng, 0)

@@ -3,13 +3,16 @@
 # than igfeed (--demo) and checks that every image really rendered
 # (naturalWidth > 0): proof that CORS and Cross-Origin-Resource-Policy are
 # right; then igfeed's own /demo page, to prove its strict
-# Content-Security-Policy lets the page work; then the admin page as a
-# person uses it (scripts/browser-admin.py, Playwright driving the same
-# Chromium): log in, Connect with Instagram through the fake's authorize
-# page, refresh, delete, with screenshots in target/browser-test/ and no
-# console error or CSP violation allowed. Installs Debian's chromium and
-# Playwright (PyPI, into ~/.cache/igfeed; it drives the system browser and
-# downloads none) when missing. Loopback only.
+# Content-Security-Policy lets the page work. On both, every image must come
+# from a resized variant (its currentSrc has ?w=, picked from srcset) and
+# the page must not shift as images load (the layout shift the page records
+# from a PerformanceObserver must be 0: its tiles reserve their space).
+# Then the admin page as a person uses it (scripts/browser-admin.py,
+# Playwright driving the same Chromium): log in, Connect with Instagram
+# through the fake's authorize page, refresh, delete, with screenshots in
+# target/browser-test/ and no console error or CSP violation allowed.
+# Installs Debian's chromium and Playwright (PyPI, into ~/.cache/igfeed; it
+# drives the system browser and downloads none) when missing. Loopback only.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -46,18 +49,30 @@ PIDS+=($!)
 wait_up "http://127.0.0.1:$API_PORT/readyz" || { echo "igfeed --demo did not start"; cat "$WORK/igfeed.log"; exit 1; }
 
 # The page's origin is localhost:PAGE_PORT, the API's 127.0.0.1:API_PORT.
-EXPECTED=$(curl -fs "http://127.0.0.1:$API_PORT/feed" | python3 -c '
+# Waits until igfeed has measured every picture (the warm-up after the first
+# feed fetch fills width, height and dominant_color), so the page gets the
+# sizes it reserves its tiles with; then counts the pictures it will show.
+feed_pictures() {
+  curl -fs "http://127.0.0.1:$API_PORT/feed" | python3 -c '
 import json, sys
 feed = json.load(sys.stdin)
-n = 0
-for p in feed["data"]:
-    cover = (p["thumbnail_url"] or p["media_url"]) if p["media_type"] == "VIDEO" else p["media_url"]
-    n += 1 if cover else 0
-    for c in p.get("children") or []:
-        n += 1 if ((c["thumbnail_url"] or c["media_url"]) if c["media_type"] == "VIDEO" else c["media_url"]) else 0
-print(n)')
+items = [x for p in feed["data"] for x in [p] + (p.get("children") or [])]
+shown = [x for x in items if x["display_url"]]
+unmeasured = [x["id"] for x in shown if x["width"] is None]
+print(len(shown))
+sys.exit(1 if unmeasured else 0)'
+}
+EXPECTED=
+for ((i = 0; i < 200; i++)); do
+  EXPECTED=$(feed_pictures) && break
+  EXPECTED=
+  sleep 0.1
+done
+[[ -n $EXPECTED ]] || { echo "the feed's pictures were not measured (width still null) within 20 s"; cat "$WORK/igfeed.log"; exit 1; }
+echo "the feed's $EXPECTED pictures are measured (width, height, dominant_color)"
 # check_page NAME URL: loads URL in headless Chromium and checks that every
-# image of the feed rendered (the page records its counts on <body>).
+# image of the feed rendered from a resized variant, and that nothing shifted
+# (the page records its counts and its layout shift on <body>).
 check_page() {
   local name=$1 url=$2
   echo "loading $url in headless chromium (expecting $EXPECTED images)"
@@ -73,9 +88,18 @@ import re, sys
 expected, body, name = int(sys.argv[1]), sys.argv[2], sys.argv[3]
 attrs = dict(re.findall(r'data-([a-z]+)="([^"]*)"', body))
 loaded, failed = int(attrs.get("loaded", 0)), int(attrs.get("failed", -1))
+variants, widths = int(attrs.get("variants", 0)), attrs.get("widths", "")
+try:
+    cls = float(attrs.get("cls", ""))
+except ValueError:
+    cls = None  # not measured: fails
 ok = attrs.get("done") == "true" and failed == 0 and loaded == expected and expected > 0 and "error" not in attrs
 print(f"browser ({name}): {loaded} images rendered (naturalWidth > 0), {failed} failed, {expected} expected")
-sys.exit(0 if ok else 1)
+variants_ok = variants == loaded
+print(f"browser ({name}): {variants} of {loaded} images from resized variants (?w= {widths or 'none'}): {'ok' if variants_ok else 'FAILED'}")
+cls_ok = cls is not None and cls < 0.001
+print(f"browser ({name}): cumulative layout shift {attrs.get('cls', 'not recorded')} (must be < 0.001): {'ok' if cls_ok else 'FAILED'}")
+sys.exit(0 if ok and variants_ok and cls_ok else 1)
 PY
 }
 
@@ -93,7 +117,7 @@ done
 # processes, as in production. The browser reaches the fake's authorize
 # page as `localhost` and igfeed as 127.0.0.1: two sites, so the return
 # from "Instagram" is a cross-site navigation, as it is for real.
-start_fake_upstream --demo-media
+start_fake_upstream --photos
 APP_ID=$(python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))["app_id"])' "$WORK/fake.json")
 APP_SECRET=$(python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))["app_secret"])' "$WORK/fake.json")
 FAKE_PORT=${GRAPH_URL##*:}

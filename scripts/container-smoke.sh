@@ -83,10 +83,12 @@ podman run -d --name "$NAME" --network "container:$NAME-fake" -v "$VOL:/data" \
   "$TAG" >/dev/null
 check "container answers /healthz" wait_healthy "$PORT"
 check "/feed and /media from the host" feed_ok "$PORT"
-check "the data volume holds feed.json and token.json (0600)" bash -c "[[ -s $MNT/feed.json && \$(stat -c %a $MNT/token.json) == 600 ]]"
-before=$(python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))["fetched_at"])' "$MNT/feed.json")
+# The account default's state (see README, Accounts).
+ACCT=$MNT/accounts/default
+check "the data volume holds the default account's feed.json and token.json (0600)" bash -c "[[ -s $ACCT/feed.json && \$(stat -c %a $ACCT/token.json) == 600 ]]"
+before=$(python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))["fetched_at"])' "$ACCT/feed.json")
 podman restart "$NAME" >/dev/null
-check "the data volume survives a restart" bash -c "[[ \$(python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))[\"fetched_at\"])' $MNT/feed.json) == '$before' ]]"
+check "the data volume survives a restart" bash -c "[[ \$(python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))[\"fetched_at\"])' $ACCT/feed.json) == '$before' ]]"
 check "serves again after the restart" bash -c "$(declare -f wait_up wait_healthy feed_ok); WORK=$WORK; wait_healthy $PORT && feed_ok $PORT"
 podman rm -f "$NAME" >/dev/null
 podman rm -f "$NAME-fake" >/dev/null

@@ -22,16 +22,17 @@ async fn main() -> ExitCode {
             image_size,
             accounts,
             latency,
-            demo_media,
+            photos,
         }) => {
-            let media = if demo_media {
-                igfeed_fake::demo::demo_media()
-            } else {
-                let mut media = igfeed_fake::sample_media(posts);
-                igfeed_fake::resize_media(&mut media, image_size as usize);
-                media
-            };
-            return fake_upstream(addr, media, accounts as usize, latency).await;
+            return fake_upstream(
+                addr,
+                posts,
+                image_size as usize,
+                photos,
+                accounts as usize,
+                latency,
+            )
+            .await;
         }
         None => {}
     }
@@ -94,25 +95,35 @@ async fn demo_mode(config: Config) -> Result<(Config, Option<()>), ExitCode> {
 /// them) and the Instagram app its OAuth endpoints accept (`app_id`,
 /// `app_secret`), then serves until SIGINT/SIGTERM. The accounts after the first
 /// are `fakeuser2`, `fakeuser3`… with the first one's posts (and bytes,
-/// shared) under ids of their own.
+/// shared) under ids of their own. With `photos`, its pictures are real
+/// JPEGs (padded to `image_size`).
 #[cfg(feature = "demo")]
 async fn fake_upstream(
     addr: std::net::SocketAddr,
-    media: Vec<igfeed_fake::FakeMedia>,
+    posts: usize,
+    image_size: usize,
+    photos: bool,
     accounts: usize,
     latency: std::time::Duration,
 ) -> ExitCode {
-    use igfeed_fake::{FakeInstagram, FakeOptions, sample_media_like};
+    use igfeed_fake::{
+        FakeInstagram, FakeOptions, resize_media, sample_media, sample_media_like, use_photos,
+    };
     if !addr.ip().is_loopback() {
         eprintln!("igfeed fake-upstream: --addr must be a loopback address");
         return ExitCode::from(2);
     }
     // The most posts the other accounts' ids have room for.
-    if accounts > 1 && media.len() >= 5_000_000 {
+    if accounts > 1 && posts >= 5_000_000 {
         eprintln!("igfeed fake-upstream: with --accounts, --posts must be below 5000000");
         return ExitCode::from(2);
     }
     let shutdown = shutdown_signal();
+    let mut media = sample_media(posts);
+    resize_media(&mut media, image_size);
+    if photos {
+        use_photos(&mut media, image_size);
+    }
     let opts = FakeOptions {
         latency,
         ..FakeOptions::default()

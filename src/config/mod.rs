@@ -69,10 +69,12 @@ pub enum Command {
         /// (a network's round trip), e.g. 5ms.
         #[arg(long, default_value = "0", value_parser = parse_delay)]
         latency: Duration,
-        /// Serve the demo account's 36 posts (real pictures, which igfeed
-        /// can resize) instead of `--posts` generated ones.
-        #[arg(long, conflicts_with_all = ["posts", "image_size"])]
-        demo_media: bool,
+        /// Make every picture (images, carousel images, video thumbnails) a
+        /// real 1080x1350 JPEG, padded to `--image-size`, that igfeed can
+        /// resize (`/media/{id}?w=`) and measure; without it pictures are
+        /// bytes that only look like a JPEG.
+        #[arg(long)]
+        photos: bool,
     },
 }
 

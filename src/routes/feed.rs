@@ -14,16 +14,33 @@ use crate::graph::MediaType;
 use crate::http::{self, Encoding};
 use crate::state::AppState;
 
+/// The query of a feed (parsed by [`parse_filter`]; described here once
+/// for both feed routes).
+#[derive(utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
+#[allow(dead_code, reason = "describes the query; parse_filter reads it")]
+pub struct FeedQuery {
+    /// Most posts to return, 1..=IGFEED_FEED_SIZE (the maximum here is this server's setting); default all kept.
+    #[param(minimum = 1, maximum = 25)]
+    limit: Option<usize>,
+    /// Comma list of IMAGE, VIDEO, CAROUSEL_ALBUM; applied before the limit.
+    #[param(
+        rename = "type",
+        example = "IMAGE,CAROUSEL_ALBUM",
+        pattern = "^(IMAGE|VIDEO|CAROUSEL_ALBUM)(,(IMAGE|VIDEO|CAROUSEL_ALBUM))*$"
+    )]
+    kind: Option<String>,
+    /// Matching posts to skip (after the type filter).
+    #[param(minimum = 0, maximum = 200)]
+    offset: Option<usize>,
+}
+
 /// The `default` account's recent posts (the same as `/feeds/default`).
 #[utoipa::path(
     get,
     path = "/feed",
     tag = "feed",
-    params(
-        ("limit" = Option<usize>, Query, description = "Most posts to return, 1..=IGFEED_FEED_SIZE (the maximum here is this server's setting); default all kept", minimum = 1, maximum = 25),
-        ("type" = Option<String>, Query, description = "Comma list of IMAGE, VIDEO, CAROUSEL_ALBUM; applied before the limit", example = "IMAGE,CAROUSEL_ALBUM", pattern = "^(IMAGE|VIDEO|CAROUSEL_ALBUM)(,(IMAGE|VIDEO|CAROUSEL_ALBUM))*$"),
-        ("offset" = Option<usize>, Query, description = "Matching posts to skip (after the type filter)", minimum = 0, maximum = 200),
-    ),
+    params(FeedQuery),
     responses(
         (status = 200, description = "The feed", body = crate::feed::render::FeedResponse,
             headers(("ETag" = String), ("Last-Modified" = String), ("Cache-Control" = String))),
@@ -44,9 +61,7 @@ pub async fn get_feed(State(state): State<AppState>, req: Request) -> Result<Res
     tag = "feed",
     params(
         ("account" = String, Path, description = "The account's name", pattern = "^[a-z0-9][a-z0-9-]{0,39}$"),
-        ("limit" = Option<usize>, Query, description = "Most posts to return, 1..=IGFEED_FEED_SIZE (the maximum here is this server's setting); default all kept", minimum = 1, maximum = 25),
-        ("type" = Option<String>, Query, description = "Comma list of IMAGE, VIDEO, CAROUSEL_ALBUM; applied before the limit", example = "IMAGE,CAROUSEL_ALBUM", pattern = "^(IMAGE|VIDEO|CAROUSEL_ALBUM)(,(IMAGE|VIDEO|CAROUSEL_ALBUM))*$"),
-        ("offset" = Option<usize>, Query, description = "Matching posts to skip (after the type filter)", minimum = 0, maximum = 200),
+        FeedQuery,
     ),
     responses(
         (status = 200, description = "The feed", body = crate::feed::render::FeedResponse,

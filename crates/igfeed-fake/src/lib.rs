@@ -102,9 +102,10 @@ use state::{Inner, Shared};
 
 pub use faults::Fault;
 pub use media::{
-    FakeChild, FakeMedia, resize_media, sample_media, sample_media_for, sample_media_like,
+    FakeChild, FakeMedia, PHOTO_SIZE, resize_media, sample_media, sample_media_for,
+    sample_media_like, use_photos,
 };
-pub use photo::{bomb_jpeg, photo_jpeg};
+pub use photo::{bomb_jpeg, pad_jpeg, photo_jpeg};
 pub use routes::{Route, Seen};
 
 /// One account of a fake: a cheap handle, valid for the life of the fake

@@ -6,7 +6,7 @@ use bytes::Bytes;
 use serde_json::{Value, json};
 
 use crate::fields::Fields;
-use crate::photo::{bomb_jpeg, photo_jpeg};
+use crate::photo::{bomb_jpeg, pad_jpeg, photo_jpeg};
 use crate::state::Asset;
 
 /// One post of the fake account.
@@ -498,5 +498,124 @@ pub fn resize_media(media: &mut [FakeMedia], image_size: usize) {
         if m.media_type == "CAROUSEL_ALBUM" {
             m.content = m.children.first().map(|c| c.content.clone());
         }
+    }
+}
+
+/// The size of the photos [`use_photos`] puts in: Instagram's portrait
+/// format.
+pub const PHOTO_SIZE: (u32, u32) = (1080, 1350);
+
+/// Colours of [`use_photos`]' photos.
+const PHOTO_COLOURS: [[u8; 3]; 6] = [
+    [200, 60, 50],
+    [40, 120, 200],
+    [60, 170, 90],
+    [230, 180, 40],
+    [140, 70, 170],
+    [90, 90, 90],
+];
+
+/// Makes every picture (image posts and carousel items, videos'
+/// thumbnails) a real JPEG ([`photo_jpeg`], [`PHOTO_SIZE`]) that igfeed
+/// can measure and resize, padded ([`pad_jpeg`]) to `image_size` bytes
+/// when it is smaller (run [`resize_media`] first: pictures stay the
+/// size it made them). Videos keep their bytes. The photos are six, one
+/// per colour, shared by the pictures (chosen by their ids): a few
+/// encodings instead of hundreds.
+pub fn use_photos(media: &mut [FakeMedia], image_size: usize) {
+    let (w, h) = PHOTO_SIZE;
+    let photos: Vec<Bytes> = PHOTO_COLOURS
+        .iter()
+        .zip(0u64..)
+        .map(|(&rgb, seed)| pad_jpeg(&photo_jpeg(w, h, rgb, seed), image_size))
+        .collect();
+    let photo = |id: &str| photos[(seed_of(id) % photos.len() as u64) as usize].clone();
+    for m in media.iter_mut() {
+        if m.media_type == "IMAGE" && m.content.is_some() {
+            m.content = Some(photo(&m.id));
+        }
+        if m.thumbnail.is_some() {
+            m.thumbnail = Some(photo(&format!("{}t", m.id)));
+        }
+        for c in m.children.iter_mut() {
+            if c.media_type == "IMAGE" {
+                c.content = photo(&c.id);
+            }
+            if c.thumbnail.is_some() {
+                c.thumbnail = Some(photo(&format!("{}t", c.id)));
+            }
+        }
+        if m.media_type == "CAROUSEL_ALBUM" {
+            m.content = m.children.first().map(|c| c.content.clone());
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use zune_jpeg::JpegDecoder;
+    use zune_jpeg::zune_core::bytestream::ZCursor;
+
+    /// A JPEG's size as igfeed's decoder reads it from the headers.
+    fn jpeg_dimensions(bytes: &[u8]) -> (usize, usize) {
+        let mut decoder = JpegDecoder::new(ZCursor::new(bytes));
+        decoder.decode_headers().expect("JPEG headers");
+        decoder.dimensions().expect("dimensions")
+    }
+
+    #[test]
+    fn photos_replace_every_picture_and_keep_the_videos() {
+        let size = 150_000;
+        let mut media = sample_media(10);
+        resize_media(&mut media, size);
+        let videos: Vec<Bytes> = media
+            .iter()
+            .flat_map(|m| {
+                let own = (m.media_type == "VIDEO")
+                    .then(|| m.content.clone())
+                    .flatten();
+                let kids = m.children.iter().filter(|c| c.media_type == "VIDEO");
+                own.into_iter().chain(kids.map(|c| c.content.clone()))
+            })
+            .collect();
+        use_photos(&mut media, size);
+
+        let mut pictures = Vec::new();
+        let mut after = Vec::new();
+        for m in &media {
+            match (m.media_type.as_str(), &m.content) {
+                ("IMAGE", Some(c)) => pictures.push(c.clone()),
+                ("VIDEO", Some(c)) => after.push(c.clone()),
+                _ => {}
+            }
+            pictures.extend(m.thumbnail.clone());
+            for c in &m.children {
+                if c.media_type == "IMAGE" {
+                    pictures.push(c.content.clone());
+                } else {
+                    after.push(c.content.clone());
+                }
+                pictures.extend(c.thumbnail.clone());
+            }
+            if m.media_type == "CAROUSEL_ALBUM" {
+                assert_eq!(m.content.as_ref(), Some(&m.children[0].content));
+            }
+        }
+        assert_eq!(after, videos, "videos are left alone");
+        // 4 image posts, 2 carousel images, 6 thumbnails.
+        assert_eq!(pictures.len(), 12);
+        for p in &pictures {
+            assert_eq!(p.len(), size);
+            assert_eq!(jpeg_dimensions(p), (1080, 1350));
+        }
+        assert!(
+            pictures.iter().any(|p| p != &pictures[0]),
+            "more than one photo"
+        );
+        // And one decodes whole, padding and all.
+        let mut decoder = JpegDecoder::new(ZCursor::new(&pictures[0][..]));
+        let pixels = decoder.decode().expect("decodes");
+        assert_eq!(pixels.len(), 1080 * 1350 * 3);
     }
 }

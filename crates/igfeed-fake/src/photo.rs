@@ -104,6 +104,40 @@ pub fn bomb_jpeg() -> Bytes {
     Bytes::from(bytes)
 }
 
+/// The most payload one JPEG comment (COM) segment holds.
+const COM_MAX: usize = u16::MAX as usize - 2;
+
+/// `jpeg` grown to `len` bytes with comment (COM) segments of zeros right
+/// after its SOI marker: the same picture to a decoder, as large as a real
+/// photo (a benchmark's transfer sizes). Unchanged when it is not at least
+/// 4 bytes (a segment's least) shorter than `len`.
+///
+/// # Panics
+/// If `jpeg` does not start with SOI.
+pub fn pad_jpeg(jpeg: &[u8], len: usize) -> Bytes {
+    assert!(jpeg.starts_with(&[0xFF, 0xD8]), "pad_jpeg: not a JPEG");
+    let mut fill = len.saturating_sub(jpeg.len());
+    if fill < 4 {
+        return Bytes::copy_from_slice(jpeg);
+    }
+    let mut out = Vec::with_capacity(len);
+    out.extend_from_slice(&jpeg[..2]);
+    while fill >= 4 {
+        let mut take = fill.min(4 + COM_MAX);
+        // Never leave 1 to 3 bytes, too few for the last segment.
+        if (1..4).contains(&(fill - take)) {
+            take -= 4;
+        }
+        let size = u16::try_from(take - 2).expect("a COM segment's size fits");
+        out.extend_from_slice(&[0xFF, 0xFE]);
+        out.extend_from_slice(&size.to_be_bytes());
+        out.resize(out.len() + take - 4, 0);
+        fill -= take;
+    }
+    out.extend_from_slice(&jpeg[2..]);
+    Bytes::from(out)
+}
+
 fn jpeg_size(width: u32, height: u32) -> (u16, u16) {
     let side = |s: u32| {
         u16::try_from(s)
@@ -237,6 +271,32 @@ mod tests {
             1,
             "one scan"
         );
+    }
+
+    #[test]
+    fn padded_photos_are_the_asked_size_and_the_same_picture() {
+        let photo = photo_jpeg(120, 90, [40, 160, 90], 3);
+        let (_, _, pixels) = decode(&photo);
+        let n = photo.len();
+        // Within one segment, across segments, and an awkward remainder.
+        for len in [
+            n + 4,
+            n + 1000,
+            n + 65_537,
+            n + 65_538,
+            n + 200_000,
+            n + 131_075,
+        ] {
+            let padded = pad_jpeg(&photo, len);
+            assert_eq!(padded.len(), len);
+            assert_eq!(sof0_size(&padded), (120, 90));
+            let (w, h, again) = decode(&padded);
+            assert_eq!((w, h), (120, 90));
+            assert_eq!(again, pixels, "padded to {len}");
+        }
+        for len in [0, n, n + 3] {
+            assert_eq!(pad_jpeg(&photo, len), photo, "{len}");
+        }
     }
 
     #[test]
