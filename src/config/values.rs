@@ -249,6 +249,17 @@ mod tests {
     }
 
     #[test]
+    fn app_ids_are_alphanumeric() {
+        assert_eq!(
+            parse_app_id(" 990602627938098 "),
+            Ok("990602627938098".into())
+        );
+        assert!(parse_app_id("").is_err());
+        assert!(parse_app_id("99 06").is_err());
+        assert!(parse_app_id("id&x=1").is_err());
+    }
+
+    #[test]
     fn secrets_do_not_debug() {
         let s = Secret::new("IGAAsecret");
         assert_eq!(format!("{s:?} {s}"), "[redacted] [redacted]");

@@ -1487,3 +1487,32 @@ async fn the_json_api_still_serves_an_account_named_connect() {
         .await;
     assert_eq!(res.status(), 204);
 }
+
+#[test]
+fn help_names_the_settings_and_never_shows_the_app_secret() {
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_igfeed"))
+        .arg("--help")
+        .env("IGFEED_IG_APP_SECRET", "app-secret-from-the-environment")
+        .env("IGFEED_IG_APP_ID", "990602627938098")
+        .output()
+        .unwrap();
+    let help = String::from_utf8_lossy(&out.stdout);
+    for var in [
+        "IGFEED_IG_APP_ID",
+        "IGFEED_IG_APP_SECRET",
+        "IGFEED_OAUTH_URL",
+        "IGFEED_OAUTH_API_URL",
+    ] {
+        assert!(help.contains(var), "--help names {var}");
+    }
+    assert!(help.contains("990602627938098"), "the app id is no secret");
+    assert!(!help.contains("app-secret-from-the-environment"));
+    // A bad value stops start-up naming the variable, not the value.
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_igfeed"))
+        .env("IGFEED_IG_APP_SECRET", "secret with spaces")
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(2), "{stderr}");
+    assert!(stderr.contains("IGFEED_IG_APP_SECRET") && !stderr.contains("secret with spaces"));
+}
