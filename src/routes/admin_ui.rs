@@ -218,7 +218,7 @@ pub async fn login(
     body: Bytes,
 ) -> Response {
     let Some(admin_key) = state.config.admin_key.as_ref() else {
-        return ApiError::NotFound("no such resource").into_response();
+        return off();
     };
     if let Some(wait) = state.ui.login_blocked(ip) {
         tracing::warn!(%ip, "admin page: login refused, too many failed attempts");
@@ -229,9 +229,9 @@ pub async fn login(
             pages::message(
                 "Too many attempts",
                 &format!(
-                    "Too many wrong keys were tried from your address. Try again in {}.",
-                    pages::span_in_words(Duration::from_secs(secs.max(60)))
-                        .replace("moments", "a minute")
+                    "Too many wrong keys were tried from your address. \
+                     Try again in {secs} second{}.",
+                    if secs == 1 { "" } else { "s" }
                 ),
                 ("/admin/login", "Back to the login form"),
             ),

@@ -349,6 +349,11 @@ async fn a_wrong_key_shows_the_form_again_and_a_sixth_try_in_a_minute_is_429() {
         .parse()
         .unwrap();
     assert!((1..=60).contains(&retry), "{retry}");
+    assert!(
+        res.body.contains(&format!("Try again in {retry} second")),
+        "{}",
+        res.body
+    );
     assert!(b.cookie("igfeed_session").is_none());
     // Another address is not held back.
     let other = Browser::from_address(&app, Some("127.0.0.2".parse().unwrap()));
