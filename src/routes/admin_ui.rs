@@ -16,7 +16,7 @@ use std::net::{IpAddr, Ipv4Addr, SocketAddr};
 use std::sync::Arc;
 use std::time::{Duration, SystemTime};
 
-use axum::extract::{ConnectInfo, FromRequestParts, Query, State};
+use axum::extract::{ConnectInfo, FromRequest, FromRequestParts, Query, Request, State};
 use axum::http::request::Parts;
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
@@ -132,22 +132,44 @@ fn forbidden(state: &AppState) -> Response {
     )
 }
 
-/// Whether the form carries the session's CSRF token (else answer
-/// [`forbidden`]).
-fn csrf_ok(who: &LoggedIn, fields: &HashMap<String, String>) -> bool {
-    let ok = fields
-        .get("csrf")
-        .is_some_and(|given| same_secret(given, &who.session.csrf));
-    if !ok {
-        tracing::warn!("admin page: a form without a valid CSRF token was refused");
+/// A posted form from a logged-in browser that carries its session's CSRF
+/// token: what every state-changing action takes first. A form without
+/// the token is answered with [`forbidden`], and nothing changes.
+pub struct Posted {
+    pub who: LoggedIn,
+    pub fields: HashMap<String, String>,
+}
+
+impl FromRequest<AppState> for Posted {
+    type Rejection = Response;
+
+    async fn from_request(req: Request, state: &AppState) -> Result<Self, Response> {
+        let (mut parts, body) = req.into_parts();
+        let who = LoggedIn::from_request_parts(&mut parts, state).await?;
+        let body = Bytes::from_request(Request::from_parts(parts, body), state)
+            .await
+            .map_err(IntoResponse::into_response)?;
+        let fields = form(&body);
+        let ok = fields
+            .get("csrf")
+            .is_some_and(|given| same_secret(given, &who.session.csrf));
+        if !ok {
+            tracing::warn!("admin page: a form without a valid CSRF token was refused");
+            return Err(forbidden(state));
+        }
+        Ok(Posted { who, fields })
     }
-    ok
 }
 
 /// Back to the dashboard with `flash`.
 pub(crate) fn back(state: &AppState, key: &Key, flash: Flash) -> Response {
     state.ui.flash(key, flash);
     see_other("/admin/")
+}
+
+/// Back to the dashboard with what an action did, or why it did nothing.
+fn done(state: &AppState, who: &LoggedIn, result: Result<Flash, Flash>) -> Response {
+    back(state, &who.key, result.unwrap_or_else(|why| why))
 }
 
 /// `GET /admin/icon.svg`: the pages' icon.
@@ -286,10 +308,7 @@ pub async fn login(
 }
 
 /// `POST /admin/logout`: ends the session and removes its cookies.
-pub async fn logout(who: LoggedIn, State(state): State<AppState>, body: Bytes) -> Response {
-    if !csrf_ok(&who, &form(&body)) {
-        return forbidden(&state);
-    }
+pub async fn logout(State(state): State<AppState>, Posted { who, .. }: Posted) -> Response {
     state.ui.end_session(&who.key);
     tracing::info!("admin page: logged out");
     let mut res = see_other("/admin/login?logged_out");
@@ -380,17 +399,24 @@ pub async fn dashboard(who: LoggedIn, State(state): State<AppState>) -> Response
     page(&state, StatusCode::OK, pages::dashboard(&d))
 }
 
-/// The account a form names, if it exists.
+/// The account name a form (or query) gives; else why nothing was done
+/// (`nothing`: "Nothing deleted", …).
+pub(crate) fn named(fields: &HashMap<String, String>, nothing: &str) -> Result<AccountName, Flash> {
+    let raw = fields.get("account").map(|s| s.trim()).unwrap_or("");
+    AccountName::parse(raw).map_err(|e| Flash::error(format!("{nothing}: {e}.")))
+}
+
+/// The existing account a form (or query) names; else why nothing was done.
 fn named_account(
     state: &AppState,
     fields: &HashMap<String, String>,
-) -> Result<Arc<Account>, String> {
-    let raw = fields.get("account").map(|s| s.trim()).unwrap_or("");
-    let name = AccountName::parse(raw).map_err(|e| e.to_string())?;
+    nothing: &str,
+) -> Result<Arc<Account>, Flash> {
+    let name = named(fields, nothing)?;
     state
         .accounts
         .get(&name)
-        .ok_or_else(|| format!("there is no account named '{name}'"))
+        .ok_or_else(|| Flash::error(format!("{nothing}: there is no account named '{name}'.")))
 }
 
 /// Fetches a new token's feed in the background, so that the dashboard
@@ -421,129 +447,86 @@ pub(crate) fn stored_words(stored: &admin::Stored, verb: &str) -> String {
 
 /// `POST /admin/actions/add`: a new account from a pasted token, checked
 /// with Instagram first.
-pub async fn add(who: LoggedIn, State(state): State<AppState>, body: Bytes) -> Response {
-    let fields = form(&body);
-    if !csrf_ok(&who, &fields) {
-        return forbidden(&state);
-    }
-    let raw = fields.get("account").map(|s| s.trim()).unwrap_or("");
-    let name = match AccountName::parse(raw) {
-        Ok(name) => name,
-        Err(e) => {
-            return back(
-                &state,
-                &who.key,
-                Flash::error(format!("Nothing added: {e}.")),
-            );
-        }
-    };
-    if state.accounts.get(&name).is_some() {
-        return back(
-            &state,
-            &who.key,
-            Flash::error(format!(
+pub async fn add(State(state): State<AppState>, Posted { who, fields }: Posted) -> Response {
+    let result = async {
+        let name = named(&fields, "Nothing added")?;
+        if state.accounts.get(&name).is_some() {
+            return Err(Flash::error(format!(
                 "There is already an account named {name}; use “Replace the token” on it instead."
-            )),
-        );
-    }
-    let token = fields.get("access_token").map(String::as_str).unwrap_or("");
-    match admin::put_token(&state, name.clone(), token, None).await {
-        Ok(stored) => {
-            warm_feed(&state, stored.account.clone());
-            back(&state, &who.key, Flash::ok(stored_words(&stored, "Added")))
+            )));
         }
-        Err(e) => back(
-            &state,
-            &who.key,
-            Flash::error(format!("Could not add {name}: {e}.")),
-        ),
-    }
+        let token = fields.get("access_token").map(String::as_str).unwrap_or("");
+        let stored = admin::put_token(&state, name.clone(), token, None)
+            .await
+            .map_err(|e| Flash::error(format!("Could not add {name}: {e}.")))?;
+        warm_feed(&state, stored.account.clone());
+        Ok(Flash::ok(stored_words(&stored, "Added")))
+    };
+    done(&state, &who, result.await)
 }
 
 /// `POST /admin/actions/replace`: a pasted token for an existing account,
 /// checked with Instagram first.
-pub async fn replace(who: LoggedIn, State(state): State<AppState>, body: Bytes) -> Response {
-    let fields = form(&body);
-    if !csrf_ok(&who, &fields) {
-        return forbidden(&state);
-    }
-    let account = match named_account(&state, &fields) {
-        Ok(a) => a,
-        Err(e) => {
-            return back(
-                &state,
-                &who.key,
-                Flash::error(format!("Nothing replaced: {e}.")),
-            );
-        }
+pub async fn replace(State(state): State<AppState>, Posted { who, fields }: Posted) -> Response {
+    let result = async {
+        let account = named_account(&state, &fields, "Nothing replaced")?;
+        let token = fields.get("access_token").map(String::as_str).unwrap_or("");
+        let stored = admin::put_token(&state, account.name.clone(), token, None)
+            .await
+            .map_err(|e| {
+                Flash::error(format!(
+                    "Could not replace the token of {}: {e}. The current token stays.",
+                    account.name
+                ))
+            })?;
+        warm_feed(&state, stored.account.clone());
+        Ok(Flash::ok(stored_words(&stored, "Replaced the token of")))
     };
-    let token = fields.get("access_token").map(String::as_str).unwrap_or("");
-    match admin::put_token(&state, account.name.clone(), token, None).await {
-        Ok(stored) => {
-            warm_feed(&state, stored.account.clone());
-            back(
-                &state,
-                &who.key,
-                Flash::ok(stored_words(&stored, "Replaced the token of")),
-            )
-        }
-        Err(e) => back(
-            &state,
-            &who.key,
-            Flash::error(format!(
-                "Could not replace the token of {}: {e}. The current token stays.",
-                account.name
-            )),
-        ),
-    }
+    done(&state, &who, result.await)
 }
 
 /// `POST /admin/actions/refresh`: refreshes an account's token now.
-pub async fn refresh(who: LoggedIn, State(state): State<AppState>, body: Bytes) -> Response {
-    let fields = form(&body);
-    if !csrf_ok(&who, &fields) {
-        return forbidden(&state);
-    }
-    let account = match named_account(&state, &fields) {
-        Ok(a) => a,
-        Err(e) => {
-            return back(
-                &state,
-                &who.key,
-                Flash::error(format!("Nothing refreshed: {e}.")),
-            );
-        }
-    };
-    let flash = match admin::refresh(&state, &account).await {
-        Ok(_) => {
-            let expiry = account.tokens.record().map_or_else(String::new, |r| {
-                format!(
-                    "; it expires {} ({})",
-                    pages::relative(r.expires_at, SystemTime::now()),
-                    pages::date(r.expires_at)
-                )
-            });
-            Flash::ok(format!("Refreshed the token of {}{expiry}.", account.name))
-        }
-        Err(e) => Flash::error(format!(
-            "Could not refresh the token of {}: {e}.",
+pub async fn refresh(State(state): State<AppState>, Posted { who, fields }: Posted) -> Response {
+    let result = async {
+        let account = named_account(&state, &fields, "Nothing refreshed")?;
+        admin::refresh(&state, &account).await.map_err(|e| {
+            Flash::error(format!(
+                "Could not refresh the token of {}: {e}.",
+                account.name
+            ))
+        })?;
+        let expiry = account.tokens.record().map_or_else(String::new, |r| {
+            format!(
+                "; it expires {} ({})",
+                pages::relative(r.expires_at, SystemTime::now()),
+                pages::date(r.expires_at)
+            )
+        });
+        Ok(Flash::ok(format!(
+            "Refreshed the token of {}{expiry}.",
             account.name
-        )),
+        )))
     };
-    back(&state, &who.key, flash)
+    done(&state, &who, result.await)
 }
 
 /// `POST /admin/actions/purge`: drops the cached feeds and media.
-pub async fn purge(who: LoggedIn, State(state): State<AppState>, body: Bytes) -> Response {
-    if !csrf_ok(&who, &form(&body)) {
-        return forbidden(&state);
-    }
+pub async fn purge(State(state): State<AppState>, Posted { who, .. }: Posted) -> Response {
     admin::purge(&state);
-    back(
-        &state,
-        &who.key,
-        Flash::ok("Dropped the cached feeds and media of every account."),
-    )
+    let flash = Flash::ok("Dropped the cached feeds and media of every account.");
+    done(&state, &who, Ok(flash))
+}
+
+/// The account the confirmation step names, unless it is `default`
+/// (which stays: no point asking).
+fn deletable(state: &AppState, fields: &HashMap<String, String>) -> Result<Arc<Account>, Flash> {
+    let account = named_account(state, fields, "Nothing deleted")?;
+    if account.name.is_default() {
+        return Err(Flash::error(
+            "The account default cannot be deleted (it is what /feed serves); replace its token instead.",
+        ));
+    }
+    Ok(account)
 }
 
 /// `GET /admin/actions/delete?account=`: the confirmation step.
@@ -552,47 +535,22 @@ pub async fn delete_confirm(
     State(state): State<AppState>,
     Query(query): Query<HashMap<String, String>>,
 ) -> Response {
-    let account = match named_account(&state, &query) {
-        Ok(a) => a,
-        Err(e) => {
-            return back(
-                &state,
-                &who.key,
-                Flash::error(format!("Nothing deleted: {e}.")),
-            );
-        }
-    };
-    if account.name.is_default() {
-        return back(
+    match deletable(&state, &query) {
+        Ok(account) => page(
             &state,
-            &who.key,
-            Flash::error(
-                "The account default cannot be deleted (it is what /feed serves); replace its token instead.",
-            ),
-        );
+            StatusCode::OK,
+            pages::confirm_delete(&who.session.csrf, &account.name),
+        ),
+        Err(why) => done(&state, &who, Err(why)),
     }
-    page(
-        &state,
-        StatusCode::OK,
-        pages::confirm_delete(&who.session.csrf, &account.name),
-    )
 }
 
 /// `POST /admin/actions/delete`: removes an account, once confirmed.
-pub async fn delete(who: LoggedIn, State(state): State<AppState>, body: Bytes) -> Response {
-    let fields = form(&body);
-    if !csrf_ok(&who, &fields) {
-        return forbidden(&state);
-    }
-    let account = match named_account(&state, &fields) {
-        Ok(a) => a,
-        Err(e) => {
-            return back(
-                &state,
-                &who.key,
-                Flash::error(format!("Nothing deleted: {e}.")),
-            );
-        }
+pub async fn delete(State(state): State<AppState>, Posted { who, fields }: Posted) -> Response {
+    // `default` is refused by the removal itself (as in the JSON API).
+    let account = match named_account(&state, &fields, "Nothing deleted") {
+        Ok(account) => account,
+        Err(why) => return done(&state, &who, Err(why)),
     };
     if fields.get("confirm").map(String::as_str) != Some("yes") {
         let path = "/admin/actions/delete?".to_string();
@@ -601,9 +559,9 @@ pub async fn delete(who: LoggedIn, State(state): State<AppState>, body: Bytes) -
         to.append_pair("account", &account.name);
         return see_other(&to.finish());
     }
-    let flash = match admin::remove_account(&state, &account.name).await {
-        Ok(()) => Flash::ok(format!("Deleted the account {}.", account.name)),
-        Err(e) => Flash::error(format!("Could not delete {}: {e}.", account.name)),
-    };
-    back(&state, &who.key, flash)
+    let result = admin::remove_account(&state, &account.name)
+        .await
+        .map(|()| Flash::ok(format!("Deleted the account {}.", account.name)))
+        .map_err(|e| Flash::error(format!("Could not delete {}: {e}.", account.name)));
+    done(&state, &who, result)
 }

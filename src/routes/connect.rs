@@ -47,16 +47,9 @@ pub async fn connect(
             ),
         );
     };
-    let raw = query.get("account").map(|s| s.trim()).unwrap_or("");
-    let name = match AccountName::parse(raw) {
+    let name = match super::admin_ui::named(&query, "Cannot connect") {
         Ok(name) => name,
-        Err(e) => {
-            return back(
-                &state,
-                &who.key,
-                Flash::error(format!("Cannot connect: {e}.")),
-            );
-        }
+        Err(why) => return back(&state, &who.key, why),
     };
     let st = state.ui.start_connect(who.key, name.clone());
     tracing::info!(account = %name, "admin page: sending the browser to Instagram to connect an account");
