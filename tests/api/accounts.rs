@@ -216,6 +216,55 @@ async fn both_tokens_rotate_on_their_own_while_both_feeds_stay_fresh_and_a_resta
 }
 
 #[tokio::test]
+async fn an_account_refreshed_by_hand_gets_a_new_token_and_its_own_metrics() {
+    let (app, shop) = two_account_app(|c| c.refresh_min_age = Duration::ZERO).await;
+    let shop_token = app.fake.issue_token_for(shop);
+    assert_eq!(put_account(&app, "shop", &shop_token).await.status(), 201);
+    let res = app
+        .admin(
+            Method::POST,
+            "/admin/accounts/shop/token/refresh",
+            Some(ADMIN_KEY),
+            None,
+        )
+        .await;
+    assert_eq!(res.status(), 200);
+    let status: Value = res.json().await.unwrap();
+    assert_eq!(status["account"], "shop");
+    assert!(status["refreshed_at"].is_string(), "{status}");
+    let fresh = account_token(&app, "shop").await;
+    assert_ne!(fresh, shop_token);
+    assert_eq!(app.fake.token_account(&fresh), Some(shop));
+    assert!(!app.fake.token_is_valid(&shop_token), "rotated out");
+    assert_eq!(account_token(&app, "default").await, app.token, "untouched");
+    // Per-account series, labelled with the account, gone with it.
+    let text = app.get("/metrics").await.text().await.unwrap();
+    let valid = r#"igfeed_token_status{account="shop",status="valid"}"#;
+    assert_eq!(metric(&text, valid), Some(1.0), "{text}");
+    assert!(
+        metric(
+            &text,
+            r#"igfeed_token_last_refresh_timestamp_seconds{account="shop"}"#
+        )
+        .unwrap()
+            > 0.0
+    );
+    assert_eq!(metric(&text, "igfeed_accounts"), Some(2.0));
+    let res = app
+        .admin(
+            Method::DELETE,
+            "/admin/accounts/shop",
+            Some(ADMIN_KEY),
+            None,
+        )
+        .await;
+    assert_eq!(res.status(), 204);
+    let text = app.get("/metrics").await.text().await.unwrap();
+    assert!(!text.contains(r#"account="shop""#), "{text}");
+    assert_eq!(metric(&text, "igfeed_accounts"), Some(1.0));
+}
+
+#[tokio::test]
 async fn deleting_an_account_removes_all_of_it_and_nothing_of_the_others() {
     let (app, shop) = two_account_app(|_| {}).await;
     let shop_token = app.fake.issue_token_for(shop);

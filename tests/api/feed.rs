@@ -197,7 +197,24 @@ async fn filters_apply_type_before_limit() {
     assert_eq!(ids(body), ["17900000000000005", "17900000000000003"]);
     let body = app.get("/feed?limit=1").await.json().await.unwrap();
     assert_eq!(ids(body), ["17900000000000005"]);
+    // offset applies after the type filter; paging counts the matches.
+    let body: serde_json::Value = app
+        .get("/feed?type=IMAGE,CAROUSEL_ALBUM&offset=2&limit=1")
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(body["paging"], json!({"total": 3, "offset": 2, "limit": 1}));
+    assert_eq!(ids(body), ["17900000000000001"]);
+    let body: serde_json::Value = app.get("/feed?offset=5").await.json().await.unwrap();
+    assert_eq!(
+        body["paging"],
+        json!({"total": 5, "offset": 5, "limit": 25})
+    );
+    assert_eq!(ids(body), Vec::<String>::new());
     for bad in [
+        "offset=-1",
+        "offset=x",
         "limit=0",
         "limit=26",
         "limit=x",
