@@ -310,12 +310,21 @@ impl AdminUi {
         same_site: &str,
         max_age: Duration,
     ) -> HeaderValue {
-        let secure = if self.secure { "; Secure" } else { "" };
-        let v = format!(
-            "{name}={value}; Path={path}; Max-Age={}; HttpOnly; SameSite={same_site}{secure}",
-            max_age.as_secs()
-        );
-        HeaderValue::from_str(&v).expect("cookie values are base64url")
+        let same_site = if same_site == "Lax" {
+            cookie::SameSite::Lax
+        } else {
+            cookie::SameSite::Strict
+        };
+        let max_age =
+            cookie::time::Duration::seconds(i64::try_from(max_age.as_secs()).unwrap_or(i64::MAX));
+        let c = cookie::Cookie::build((name, value))
+            .path(path)
+            .max_age(max_age)
+            .http_only(true)
+            .same_site(same_site)
+            .secure(self.secure)
+            .build();
+        HeaderValue::from_str(&c.to_string()).expect("cookie values are base64url")
     }
 }
 
@@ -340,10 +349,10 @@ pub fn cookie_value<'a>(headers: &'a HeaderMap, name: &str) -> Option<&'a str> {
         .get_all(header::COOKIE)
         .iter()
         .filter_map(|v| v.to_str().ok())
-        .flat_map(|v| v.split(';'))
-        .filter_map(|pair| pair.trim().split_once('='))
-        .find(|(k, _)| *k == name)
-        .map(|(_, v)| v.trim())
+        .flat_map(cookie::Cookie::split_parse)
+        .filter_map(Result::ok)
+        .find(|c| c.name() == name)
+        .and_then(|c| c.value_raw())
 }
 
 #[cfg(test)]
@@ -408,14 +417,42 @@ mod tests {
     fn cookies_are_http_only_and_secure_behind_https() {
         let mut config = Config::defaults();
         let plain = AdminUi::new(&config, UiTuning::default());
+        // Attributes in any order (RFC 6265 does not order them), each
+        // exactly once, and nothing else.
+        let attributes = |v: HeaderValue| {
+            let mut parts: Vec<String> = v
+                .to_str()
+                .unwrap()
+                .split("; ")
+                .map(str::to_string)
+                .collect();
+            parts[1..].sort();
+            parts
+        };
         let c = plain.cookie("n", "v", "/admin", "Strict", Duration::from_secs(60));
-        assert_eq!(c, "n=v; Path=/admin; Max-Age=60; HttpOnly; SameSite=Strict");
+        assert_eq!(
+            attributes(c),
+            [
+                "n=v",
+                "HttpOnly",
+                "Max-Age=60",
+                "Path=/admin",
+                "SameSite=Strict"
+            ]
+        );
         config.public_url = Some("https://feeds.example.com".into());
         let tls = AdminUi::new(&config, UiTuning::default());
         let c = tls.cookie("n", "v", "/admin", "Lax", Duration::ZERO);
         assert_eq!(
-            c,
-            "n=v; Path=/admin; Max-Age=0; HttpOnly; SameSite=Lax; Secure"
+            attributes(c),
+            [
+                "n=v",
+                "HttpOnly",
+                "Max-Age=0",
+                "Path=/admin",
+                "SameSite=Lax",
+                "Secure"
+            ]
         );
         assert!(tls.login.is_none());
         assert_eq!(tls.missing, ["IGFEED_IG_APP_ID", "IGFEED_IG_APP_SECRET"]);
