@@ -66,6 +66,17 @@ impl Inner {
     /// The error is boxed because a `Response` is large and the token is
     /// good on almost every call.
     pub(crate) fn check_token(&self, token: &str) -> Result<&FakeToken, Box<Response>> {
+        let checked = self.lookup_token(token);
+        if checked.is_err() {
+            self.rejected
+                .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        }
+        checked
+    }
+
+    /// [`Self::check_token`] without counting a rejection (the fake's own
+    /// look-ups for tests).
+    pub(crate) fn lookup_token(&self, token: &str) -> Result<&FakeToken, Box<Response>> {
         match self.tokens.get(token) {
             None => Err(Box::new(graph_error(
                 400,

@@ -210,6 +210,7 @@ impl FakeInstagram {
             faults: HashMap::new(),
             always: HashMap::new(),
             calls: HashMap::new(),
+            rejected: Default::default(),
             calls_by: HashMap::new(),
             assets: HashMap::new(),
             last: HashMap::new(),
@@ -292,7 +293,7 @@ impl FakeInstagram {
 
     /// Whether Instagram would accept `token` now.
     pub fn token_is_valid(&self, token: &str) -> bool {
-        self.shared.lock().check_token(token).is_ok()
+        self.shared.lock().lookup_token(token).is_ok()
     }
 
     /// The account `token` was issued for, while the fake knows the token
@@ -317,7 +318,7 @@ impl FakeInstagram {
         inner
             .tokens
             .iter()
-            .filter(|(t, ft)| keep(ft.account) && inner.check_token(t).is_ok())
+            .filter(|(t, ft)| keep(ft.account) && inner.lookup_token(t).is_ok())
             .map(|(t, _)| t.clone())
             .collect()
     }
@@ -393,6 +394,15 @@ impl FakeInstagram {
         let mut inner = self.shared.lock();
         inner.always.remove(&route);
         inner.faults.remove(&route);
+    }
+
+    /// Calls answered with error 190 (a token that is unknown, rotated out
+    /// or expired) since the start.
+    pub fn rejected_tokens(&self) -> usize {
+        self.shared
+            .lock()
+            .rejected
+            .load(std::sync::atomic::Ordering::Relaxed)
     }
 
     /// How many calls `route` has answered (or failed), for every account.

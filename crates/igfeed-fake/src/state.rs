@@ -49,6 +49,9 @@ pub(crate) struct Inner {
     /// CDN assets of every account, by name.
     pub(crate) assets: HashMap<String, Asset>,
     pub(crate) last: HashMap<Route, Seen>,
+    /// Calls answered with error 190 (an unknown, rotated-out or expired
+    /// token).
+    pub(crate) rejected: std::sync::atomic::AtomicUsize,
 }
 
 pub(crate) struct Shared {
