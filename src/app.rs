@@ -23,6 +23,7 @@ use crate::alerts::{AlertSettings, Watchdog};
 use crate::config::Config;
 use crate::feed::FeedService;
 use crate::graph::GraphClient;
+use crate::replicas::{self, Redis, sync::Replicas};
 use crate::token::RefreshPolicy;
 use crate::webhooks::FeedUpdated;
 
@@ -90,15 +91,6 @@ impl App {
 
     /// [`App::build`] with non-default [`Tuning`].
     pub async fn build_tuned(config: Config, tuning: Tuning) -> Result<Self, StartError> {
-        std::fs::create_dir_all(&config.data_dir).map_err(|e| StartError::Config {
-            setting: "IGFEED_DATA_DIR",
-            reason: format!("cannot create {}: {e}", config.data_dir.display()),
-        })?;
-        if let Ok(removed) = crate::fsutil::remove_stale_temps(&config.data_dir) {
-            for path in removed {
-                tracing::info!(path = %path.display(), "removed a temp file left by an interrupted write");
-            }
-        }
         let metrics = Metrics::new();
         let graph = GraphClient::new(
             config.graph_url.clone(),
@@ -116,18 +108,28 @@ impl App {
             min_age: config.refresh_min_age,
         };
         let started = std::time::Instant::now();
-        let accounts = Accounts::open(
-            &config.data_dir,
-            config.access_token.as_ref(),
-            policy,
-            SystemTime::now(),
-        )
-        .map_err(|e| StartError::Config {
-            setting: "IGFEED_DATA_DIR",
-            reason: format!(
-                "the stored accounts cannot be used ({e}); fix or move away the file named, and set IGFEED_ACCESS_TOKEN if it was the default account's"
+        let replicas = match &config.redis_url {
+            Some(url) => Some(
+                Redis::new(
+                    &replicas::Settings {
+                        url: url.clone(),
+                        lease: config.redis_lease,
+                        feed_ttl: config.feed_ttl,
+                        upstream_timeout: config.upstream_timeout,
+                    },
+                    metrics.clone(),
+                )
+                .map_err(|reason| StartError::Config {
+                    setting: "IGFEED_REDIS_URL",
+                    reason,
+                })?,
             ),
-        })?;
+            None => None,
+        };
+        let accounts = match &replicas {
+            Some(redis) => open_shared(redis, &config, policy).await?,
+            None => open_data_dir(&config, policy)?,
+        };
         tracing::info!(
             accounts = accounts.len(),
             elapsed_ms = started.elapsed().as_millis() as u64,
@@ -141,6 +143,9 @@ impl App {
             let (tx, rx) = mpsc::channel(1024);
             feed = feed.with_updates(tx);
             feed_updates = Some((url, rx));
+        }
+        if let Some(redis) = &replicas {
+            feed = feed.with_replicas(redis.clone());
         }
         let feed = Arc::new(feed);
         let media = MediaService::new(
@@ -169,6 +174,7 @@ impl App {
             graph,
             metrics,
             media: Arc::new(media),
+            replicas,
         });
         let addr = state.config.listen;
         let listener = TcpListener::bind(addr)
@@ -206,6 +212,11 @@ impl App {
                 Err(_) => tracing::warn!(task = name, "task did not stop within 10s"),
             }
         }
+        // Once the refresher has stopped: another replica takes the leases
+        // over at its next tick.
+        if let Some(redis) = &self.state.replicas {
+            redis.release_leases().await;
+        }
     }
 
     fn spawn_tasks(
@@ -230,6 +241,16 @@ impl App {
                 stopped.clone(),
             )),
         ));
+        if let Some(redis) = s.replicas.clone() {
+            let replicas = Replicas {
+                redis,
+                accounts: s.accounts.clone(),
+                feed: s.feed.clone(),
+                media: s.media.clone(),
+                graph: s.graph.clone(),
+            };
+            tasks.push(("replica sync", tokio::spawn(replicas.run(stopped.clone()))));
+        }
         if self.tuning.warm_media {
             tasks.push((
                 "media warm-up",
@@ -272,6 +293,65 @@ impl App {
             ));
         }
         tasks
+    }
+}
+
+/// Opens the accounts kept in the data dir (one process).
+fn open_data_dir(config: &Config, policy: RefreshPolicy) -> Result<Accounts, StartError> {
+    std::fs::create_dir_all(&config.data_dir).map_err(|e| StartError::Config {
+        setting: "IGFEED_DATA_DIR",
+        reason: format!("cannot create {}: {e}", config.data_dir.display()),
+    })?;
+    if let Ok(removed) = crate::fsutil::remove_stale_temps(&config.data_dir) {
+        for path in removed {
+            tracing::info!(path = %path.display(), "removed a temp file left by an interrupted write");
+        }
+    }
+    Accounts::open(
+        &config.data_dir,
+        config.access_token.as_ref(),
+        policy,
+        SystemTime::now(),
+    )
+    .map_err(|e| StartError::Config {
+        setting: "IGFEED_DATA_DIR",
+        reason: format!(
+            "the stored accounts cannot be used ({e}); fix or move away the file named, and set IGFEED_ACCESS_TOKEN if it was the default account's"
+        ),
+    })
+}
+
+/// Opens the accounts kept in Redis, waiting for Redis to answer (a replica
+/// that starts before Redis comes up once it does). A state Redis holds
+/// that cannot be read stops start-up.
+async fn open_shared(
+    redis: &Arc<Redis>,
+    config: &Config,
+    policy: RefreshPolicy,
+) -> Result<Accounts, StartError> {
+    let mut waited = false;
+    loop {
+        match redis
+            .open(config.access_token.as_ref(), policy, SystemTime::now())
+            .await
+        {
+            Ok(accounts) => return Ok(accounts),
+            Err(e) if e.kind() == std::io::ErrorKind::InvalidData => {
+                return Err(StartError::Config {
+                    setting: "IGFEED_REDIS_URL",
+                    reason: format!(
+                        "the state in Redis cannot be used ({e}); fix or delete the key named"
+                    ),
+                });
+            }
+            Err(e) => {
+                if !waited {
+                    tracing::warn!(url = %config.redis_url.as_ref().map(ToString::to_string).unwrap_or_default(), error = %e, "waiting for Redis to answer before serving");
+                    waited = true;
+                }
+                tokio::time::sleep(Duration::from_millis(500)).await;
+            }
+        }
     }
 }
 

@@ -10,6 +10,12 @@
 //! - [`feed`]: the cached feed, its last good copy on disk, and rendering.
 //! - [`media`]: the media proxy and its byte-bounded cache.
 //! - [`accounts`]: the accounts (name, token, feed state) and their directories.
+//! - [`store`]: where they are kept: the storage traits (account set, a
+//!   token's compare-and-swap, a last good feed) and the data dir's
+//!   implementation.
+//! - [`replicas`]: the same in Redis (`IGFEED_REDIS_URL`), with refresh
+//!   leases, shared feeds and walk locks, and the task that follows the
+//!   other replicas.
 //! - [`admin_ui`]: the admin web page's sessions, pending Instagram
 //!   authorizations, login limits and HTML (its handlers are in `routes`).
 //! - [`token`]: an access token: durable store, status; the one background refresher.
@@ -44,9 +50,11 @@ pub mod media;
 pub mod metrics;
 pub mod middleware;
 pub mod process;
+pub mod replicas;
 pub mod routes;
 pub mod server;
 pub mod state;
+pub mod store;
 pub mod telemetry;
 pub mod token;
 pub mod webhooks;

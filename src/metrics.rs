@@ -81,6 +81,8 @@ pub struct MetricsInner {
     pub token_persist_failed: Family<AccountLabels, Gauge>,
     /// Accounts served.
     pub accounts: Gauge,
+    /// 1 while IGFEED_REDIS_URL is set and Redis cannot be reached.
+    pub redis_down: Gauge,
     /// Media lookups by `hit` or `miss`.
     pub media_cache: Family<ResultLabels, Counter>,
     /// Media evicted to stay within the byte budget.
@@ -199,6 +201,12 @@ impl Metrics {
             "1 while the token state in use could not be stored in IGFEED_DATA_DIR (the write is retried)",
             token_persist_failed.clone(),
         );
+        let redis_down = Gauge::default();
+        registry.register(
+            "redis_down",
+            "1 while IGFEED_REDIS_URL is set and Redis cannot be reached (replicas serve from memory and refresh nothing)",
+            redis_down.clone(),
+        );
         let accounts = Gauge::default();
         registry.register(
             "accounts",
@@ -256,6 +264,7 @@ impl Metrics {
             token_refresh_failures,
             token_persist_failed,
             accounts,
+            redis_down,
             requests,
             latency,
             upstream,

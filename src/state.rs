@@ -46,4 +46,6 @@ pub struct Shared {
     pub media: Arc<MediaService>,
     /// The admin page's sessions, pending authorizations and login limits.
     pub ui: Arc<AdminUi>,
+    /// With `IGFEED_REDIS_URL`: the state shared with the other replicas.
+    pub replicas: Option<Arc<crate::replicas::Redis>>,
 }

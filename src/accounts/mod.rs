@@ -7,23 +7,27 @@
 //! `/admin/token` stand for. Others are added and removed through the admin
 //! API.
 //!
+//! With replicas the same accounts live in Redis instead (see
+//! [`crate::replicas`]), behind the same [`crate::store`] traits.
+//!
 //! - [`name`]: valid account names.
 //! - [`disk`]: the directory layout, taking over a single-account data dir,
 //!   and removing an account's directory atomically.
 
-mod disk;
+pub(crate) mod disk;
 pub mod name;
 
 use std::collections::BTreeMap;
 use std::io;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::sync::{Arc, RwLock};
 use std::time::SystemTime;
 
 use tokio::sync::{Mutex, MutexGuard, watch};
 
 use crate::config::Secret;
-use crate::feed::{AccountFeed, SnapshotFile};
+use crate::feed::{AccountFeed, Snapshot, SnapshotFile};
+use crate::store::{AccountStore, DiskAccounts, FeedStore, Slots};
 use crate::token::{RefreshPolicy, TokenFile, TokenManager};
 pub use name::{AccountName, BadName};
 
@@ -45,8 +49,8 @@ impl std::fmt::Debug for Account {
 
 /// Every account, by name. Share it behind an `Arc`.
 pub struct Accounts {
-    /// `IGFEED_DATA_DIR/accounts`; `None` keeps everything in memory.
-    root: Option<PathBuf>,
+    /// Where the set is kept; `None` keeps everything in memory.
+    store: Option<Arc<dyn AccountStore>>,
     policy: RefreshPolicy,
     map: RwLock<BTreeMap<AccountName, Arc<Account>>>,
     /// Bumped when any account's token changes (shared with every
@@ -68,13 +72,14 @@ impl Accounts {
     pub fn in_memory(token: Option<Secret>, policy: RefreshPolicy) -> Self {
         let this = Self::empty(None, policy);
         let tokens = TokenManager::in_memory(token).with_policy(policy);
-        this.insert(this.account(AccountName::default_account(), tokens, None));
+        this.insert(this.account(AccountName::default_account(), tokens, None, None));
         this
     }
 
-    fn empty(root: Option<PathBuf>, policy: RefreshPolicy) -> Self {
+    /// No accounts yet, kept in `store` (see [`Self::insert_stored`]).
+    pub fn empty(store: Option<Arc<dyn AccountStore>>, policy: RefreshPolicy) -> Self {
         Self {
-            root,
+            store,
             policy,
             map: RwLock::new(BTreeMap::new()),
             tokens_changed: Arc::new(watch::channel(0).0),
@@ -94,7 +99,7 @@ impl Accounts {
         now: SystemTime,
     ) -> io::Result<Self> {
         let root = disk::prepare(data_dir)?;
-        let this = Self::empty(Some(root.clone()), policy);
+        let this = Self::empty(Some(Arc::new(DiskAccounts { root: root.clone() })), policy);
         let mut names = disk::stored_names(&root)?;
         let default = AccountName::default_account();
         if !names.contains(&default) {
@@ -114,7 +119,12 @@ impl Accounts {
                 disk::remove_dir(&root, &name)?;
                 continue;
             }
-            let account = this.account(name, tokens, Some(SnapshotFile::new(&dir)));
+            let feed = SnapshotFile::new(&dir);
+            let last = feed.load().unwrap_or_else(|e| {
+                tracing::error!(account = %name, path = %feed.path().display(), error = %e, "the stored last good feed cannot be read; starting without it");
+                None
+            });
+            let account = this.account(name, tokens, Some(Arc::new(feed)), last);
             this.insert(account);
         }
         Ok(this)
@@ -124,10 +134,11 @@ impl Accounts {
         &self,
         name: AccountName,
         tokens: TokenManager,
-        feed: Option<SnapshotFile>,
+        feed: Option<Arc<dyn FeedStore>>,
+        last: Option<Snapshot>,
     ) -> Arc<Account> {
         Arc::new(Account {
-            feed: AccountFeed::open(&name, feed, self.feeds_changed.clone()),
+            feed: AccountFeed::new(feed, last, self.feeds_changed.clone()),
             tokens: tokens.with_changes(self.tokens_changed.clone()),
             name,
         })
@@ -203,10 +214,10 @@ impl Accounts {
         SetGuard(self.write.lock().await)
     }
 
-    /// The account named `name`, created (without a token, its directory
-    /// made durably) when it does not exist; `true` when it was created.
-    /// The caller holds [`Self::lock`] and stores a token before letting go.
-    pub fn get_or_create(
+    /// The account named `name`, created (without a token, stored durably)
+    /// when it does not exist; `true` when it was created. The caller holds
+    /// [`Self::lock`] and stores a token before letting go.
+    pub async fn get_or_create(
         &self,
         _held: &SetGuard<'_>,
         name: &AccountName,
@@ -214,31 +225,62 @@ impl Accounts {
         if let Some(account) = self.get(name) {
             return Ok((account, false));
         }
-        let (file, feed) = match &self.root {
-            Some(root) => {
-                disk::create_dir(root, name)?;
-                let dir = root.join(name.as_str());
-                (Some(TokenFile::new(&dir)), Some(SnapshotFile::new(&dir)))
+        let (token, feed) = match &self.store {
+            Some(store) => {
+                let Slots { token, feed } = store.create(name).await?;
+                (Some(token), Some(feed))
             }
             None => (None, None),
         };
-        let tokens = TokenManager::empty(file, self.policy);
-        let account = self.account(name.clone(), tokens, feed);
+        let tokens = TokenManager::empty(token, self.policy);
+        let account = self.account(name.clone(), tokens, feed, None);
         self.insert(account.clone());
         Ok((account, true))
     }
 
-    /// Forgets an account that [`Self::get_or_create`] just created, when
-    /// its first token could not be stored.
-    pub fn abandon(&self, held: &SetGuard<'_>, name: &AccountName) {
-        let _ = self.remove(held, name);
+    /// Adds an account read from the store (with replicas: one another
+    /// replica added, or one held at start-up), unless one of that name is
+    /// held; the account held is returned either way.
+    pub fn insert_stored(
+        &self,
+        name: AccountName,
+        tokens: TokenManager,
+        slots: Slots,
+        last: Option<Snapshot>,
+    ) -> Arc<Account> {
+        let mut map = self.map.write().unwrap_or_else(|e| e.into_inner());
+        if let Some(held) = map.get(&name) {
+            return held.clone();
+        }
+        let account = self.account(name.clone(), tokens, Some(slots.feed), last);
+        map.insert(name, account.clone());
+        drop(map);
+        self.bump();
+        account
+    }
+
+    /// Forgets `name` in memory only (with replicas: another replica removed
+    /// it from the store). `default` stays.
+    pub fn forget(&self, name: &AccountName) -> Option<Arc<Account>> {
+        if name.is_default() {
+            return None;
+        }
+        let removed = self
+            .map
+            .write()
+            .unwrap_or_else(|e| e.into_inner())
+            .remove(name);
+        if removed.is_some() {
+            self.bump();
+        }
+        removed
     }
 
     /// Removes `name` and its stored state (atomically: a crash leaves the
     /// account whole or gone). `None` when unknown. `default` is never
     /// removed (it is what `/feed` stands for): `None` too, and callers
     /// refuse it first.
-    pub fn remove(
+    pub async fn remove(
         &self,
         _held: &SetGuard<'_>,
         name: &AccountName,
@@ -249,8 +291,8 @@ impl Accounts {
         let Some(account) = self.get(name) else {
             return Ok(None);
         };
-        if let Some(root) = &self.root {
-            disk::remove_dir(root, name)?;
+        if let Some(store) = &self.store {
+            store.remove(name).await?;
         }
         self.map
             .write()

@@ -96,14 +96,14 @@ async fn accounts_are_added_kept_and_removed_whole() {
     assert_eq!(accounts.len(), 1, "default, without a token");
     assert!(accounts.default_account().tokens.record().is_none());
     let held = accounts.lock().await;
-    let (shop, created) = accounts.get_or_create(&held, &name("shop")).unwrap();
+    let (shop, created) = accounts.get_or_create(&held, &name("shop")).await.unwrap();
     assert!(created);
     let guard = shop.tokens.lock().await;
     let rec = TokenRecord::first_seen(Secret::new("IGAAshop"), SystemTime::now(), None);
     shop.tokens.store(&guard, rec).await.unwrap();
     drop(guard);
     // A directory without a stored token: an add interrupted by a crash.
-    accounts.get_or_create(&held, &name("half")).unwrap();
+    accounts.get_or_create(&held, &name("half")).await.unwrap();
     drop(held);
     drop(accounts);
     let accounts = Accounts::open(dir.path(), None, policy(), SystemTime::now()).unwrap();
@@ -113,8 +113,20 @@ async fn accounts_are_added_kept_and_removed_whole() {
     let shop = accounts.get(&name("shop")).unwrap();
     assert_eq!(shop.tokens.usable().unwrap().expose(), "IGAAshop");
     let held = accounts.lock().await;
-    assert!(accounts.remove(&held, &name("shop")).unwrap().is_some());
-    assert!(accounts.remove(&held, &name("shop")).unwrap().is_none());
+    assert!(
+        accounts
+            .remove(&held, &name("shop"))
+            .await
+            .unwrap()
+            .is_some()
+    );
+    assert!(
+        accounts
+            .remove(&held, &name("shop"))
+            .await
+            .unwrap()
+            .is_none()
+    );
     // A write for the removed account (a refresh in flight) fails rather
     // than bring it back.
     let guard = shop.tokens.lock().await;
@@ -122,7 +134,13 @@ async fn accounts_are_added_kept_and_removed_whole() {
     assert!(shop.tokens.store(&guard, rec).await.is_err());
     drop(guard);
     // `default` is never removed.
-    assert!(accounts.remove(&held, &name("default")).unwrap().is_none());
+    assert!(
+        accounts
+            .remove(&held, &name("default"))
+            .await
+            .unwrap()
+            .is_none()
+    );
     drop(held);
     let entries: Vec<String> = std::fs::read_dir(dir.path().join("accounts"))
         .unwrap()

@@ -13,7 +13,7 @@ use std::time::Duration;
 use clap::{Args, CommandFactory, FromArgMatches, Parser, Subcommand};
 
 use values::*;
-pub use values::{CorsOrigins, HostList, Secret, parse_size};
+pub use values::{CorsOrigins, HostList, RedisUrl, Secret, parse_size};
 
 /// The largest feed the service keeps (the Graph API pages are followed up
 /// to this many posts).
@@ -181,6 +181,18 @@ pub struct Config {
     /// Where an authorization code is exchanged for a token.
     #[arg(long, env = "IGFEED_OAUTH_API_URL", default_value = "https://api.instagram.com", value_parser = parse_url)]
     pub oauth_api_url: url::Url,
+
+    /// Share accounts, tokens and last good feeds between replicas through
+    /// this Redis (redis://[:password@]host[:port][/db], rediss:// for TLS);
+    /// unset, they are kept in IGFEED_DATA_DIR.
+    #[arg(long, env = "IGFEED_REDIS_URL", hide_env_values = true, value_parser = parse_redis_url)]
+    pub redis_url: Option<RedisUrl>,
+
+    /// With IGFEED_REDIS_URL: how long a replica's refresh lease on a token
+    /// lasts unless renewed; the tokens of a replica that died are taken
+    /// over by another after this.
+    #[arg(long, env = "IGFEED_REDIS_LEASE", default_value = "15s", value_parser = parse_lease)]
+    pub redis_lease: Duration,
 
     /// Start with an embedded sample account (no network, no token; needs a
     /// build with the `demo` feature, the default).

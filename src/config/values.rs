@@ -140,6 +140,66 @@ pub(super) fn parse_version(s: &str) -> Result<String, String> {
     }
 }
 
+/// A Redis URL; its password never shows in `Debug` or `Display`.
+#[derive(Clone, PartialEq, Eq)]
+pub struct RedisUrl(url::Url);
+
+impl RedisUrl {
+    /// The URL with its password, for the Redis client only.
+    pub fn expose(&self) -> &str {
+        self.0.as_str()
+    }
+}
+
+impl std::str::FromStr for RedisUrl {
+    type Err = String;
+
+    fn from_str(s: &str) -> Result<Self, String> {
+        parse_redis_url(s)
+    }
+}
+
+impl fmt::Display for RedisUrl {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let mut shown = self.0.clone();
+        if shown.password().is_some() {
+            let _ = shown.set_password(Some("redacted"));
+        }
+        f.write_str(shown.as_str())
+    }
+}
+
+impl fmt::Debug for RedisUrl {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "RedisUrl({self})")
+    }
+}
+
+pub(super) fn parse_redis_url(s: &str) -> Result<RedisUrl, String> {
+    let err = || {
+        "not a Redis URL; use redis://[:password@]host[:port][/db] or rediss://… (value not shown)"
+            .to_string()
+    };
+    let u = url::Url::parse(s.trim()).map_err(|_| err())?;
+    let ok = match u.scheme() {
+        "redis" | "rediss" => u.host_str().is_some_and(|h| !h.is_empty()),
+        "redis+unix" | "unix" => !u.path().is_empty(),
+        _ => false,
+    };
+    if !ok {
+        return Err(err());
+    }
+    Ok(RedisUrl(u))
+}
+
+pub(super) fn parse_lease(s: &str) -> Result<Duration, String> {
+    let d = parse_duration(s)?;
+    if d < Duration::from_millis(300) || d > Duration::from_secs(3600) {
+        return Err(format!("'{s}' is out of range; use 300ms to 1h"));
+    }
+    Ok(d)
+}
+
 pub(super) fn parse_secret(s: &str) -> Result<Secret, String> {
     let t = s.trim();
     if t.is_empty() || t.chars().any(|c| c.is_whitespace() || c.is_control()) {
@@ -276,5 +336,19 @@ mod tests {
             ]))
         );
         assert!(parse_origins("nope").is_err());
+    }
+
+    #[test]
+    fn redis_urls_keep_their_password_out_of_sight() {
+        let url = parse_redis_url("redis://:s3cret@cache:6379/2").unwrap();
+        assert_eq!(url.expose(), "redis://:s3cret@cache:6379/2");
+        assert_eq!(url.to_string(), "redis://:redacted@cache:6379/2");
+        assert!(!format!("{url:?}").contains("s3cret"));
+        assert!(parse_redis_url("rediss://user:pw@cache").is_ok());
+        assert!(parse_redis_url("redis+unix:///run/redis.sock").is_ok());
+        for bad in ["cache:6379", "http://cache", "redis://", "redis:///0"] {
+            let err = parse_redis_url(bad).unwrap_err();
+            assert!(err.contains("redis://"), "{bad}: {err}");
+        }
     }
 }

@@ -25,6 +25,7 @@ use prometheus_client::metrics::counter::Counter;
 use crate::accounts::{Account, AccountName};
 use crate::graph::{GraphClient, GraphError};
 use crate::metrics::{Metrics, ResultLabels};
+use crate::replicas::{Redis, WalkLock};
 use crate::token::TokenUnavailable;
 use crate::webhooks::FeedUpdated;
 pub use pictures::Pictures;
@@ -74,9 +75,16 @@ impl Expiry<AccountName, Arc<Current>> for FreshOrStale {
         &self,
         _: &AccountName,
         value: &Arc<Current>,
-        _: Instant,
+        now: Instant,
     ) -> Option<Duration> {
-        Some(lifetime(self.ttl, value.stale))
+        // A feed another replica fetched earlier lives what is left of its
+        // TTL, not a whole one.
+        Some(
+            value
+                .expires_at
+                .saturating_duration_since(now)
+                .min(lifetime(self.ttl, value.stale)),
+        )
     }
 }
 
@@ -91,7 +99,7 @@ struct Failed {
 /// the record of its loads.
 pub struct AccountFeed {
     last_good: RwLock<Option<Arc<Snapshot>>>,
-    file: Option<SnapshotFile>,
+    store: Option<Arc<dyn crate::store::FeedStore>>,
     /// What the loads found: since when they fail, and the pause after a
     /// failed first load.
     loads: loads::Loads,
@@ -103,22 +111,16 @@ pub struct AccountFeed {
 }
 
 impl AccountFeed {
-    /// The state of `account`, with the last good feed from `file` if any.
-    pub fn open(
-        account: &AccountName,
-        file: Option<SnapshotFile>,
+    /// A feed's state: `last`, the last good feed read from `store`, where
+    /// new ones are written.
+    pub fn new(
+        store: Option<Arc<dyn crate::store::FeedStore>>,
+        last: Option<Snapshot>,
         changed: Arc<watch::Sender<u64>>,
     ) -> Self {
-        let last = file.as_ref().and_then(|file| match file.load() {
-            Ok(s) => s.map(Arc::new),
-            Err(e) => {
-                tracing::error!(%account, path = %file.path().display(), error = %e, "the stored last good feed cannot be read; starting without it");
-                None
-            }
-        });
         Self {
-            last_good: RwLock::new(last),
-            file,
+            last_good: RwLock::new(last.map(Arc::new)),
+            store,
             loads: loads::Loads::default(),
             changed,
             pictures: AtomicU64::new(0),
@@ -138,7 +140,8 @@ impl AccountFeed {
             .clone()
     }
 
-    fn set_last_good(&self, snapshot: Arc<Snapshot>) {
+    /// Makes `snapshot` the last good feed (in memory; the caller stores it).
+    pub(crate) fn set_last_good(&self, snapshot: Arc<Snapshot>) {
         *self.last_good.write().unwrap_or_else(|e| e.into_inner()) = Some(snapshot);
         self.changed.send_modify(|n| *n += 1);
     }
@@ -175,7 +178,12 @@ pub struct FeedService {
     hits: Option<Counter>,
     /// Where `feed.updated` events go (`IGFEED_FEED_WEBHOOK`).
     updates: Option<mpsc::Sender<FeedUpdated>>,
+    /// With replicas: the shared copies and walk locks.
+    shared: Option<Arc<Redis>>,
 }
+
+/// How often a replica waiting for another's walk looks for its result.
+const WALK_POLL: Duration = Duration::from_millis(20);
 
 impl FeedService {
     /// A service fetching `size` posts per account with `graph`, fresh for
@@ -198,7 +206,15 @@ impl FeedService {
             metrics: None,
             hits: None,
             updates: None,
+            shared: None,
         }
+    }
+
+    /// Shares feeds with the other replicas through `redis`: one walk per
+    /// TTL across them all.
+    pub fn with_replicas(mut self, redis: Arc<Redis>) -> Self {
+        self.shared = Some(redis);
+        self
     }
 
     /// Queues a `feed.updated` event on `tx` whenever a fetched feed's
@@ -331,6 +347,111 @@ impl FeedService {
     }
 
     async fn load(&self, account: &Account) -> Result<Arc<Current>, FeedUnavailable> {
+        if let Some(redis) = &self.shared
+            && let Some(loaded) = self.load_shared(redis, account).await
+        {
+            return loaded;
+        }
+        self.walk(account).await.0
+    }
+
+    /// With replicas: the shared copy while it is fresh; else one replica
+    /// walks (holding the feed's walk lock) while the others wait for its
+    /// result. `None` when Redis cannot help (down, or the walker is gone):
+    /// the caller walks on its own.
+    async fn load_shared(
+        &self,
+        redis: &Redis,
+        account: &Account,
+    ) -> Option<Result<Arc<Current>, FeedUnavailable>> {
+        if redis.down_since().is_some() {
+            // Serve from memory and fetch here, without waiting on Redis.
+            return None;
+        }
+        let deadline = Instant::now() + redis.walk_timeout();
+        loop {
+            let shared = redis.shared_feed(&account.name).await.ok()?;
+            if let (Some(fresh_for), Some(snapshot)) = (shared.fresh_for, shared.snapshot.clone()) {
+                let snapshot = self.adopt_shared(account, snapshot);
+                account.feed.loads.succeeded();
+                return Some(Ok(Arc::new(Current {
+                    snapshot,
+                    stale: false,
+                    version: self.bump(),
+                    expires_at: Instant::now() + fresh_for,
+                })));
+            }
+            match shared.lock {
+                WalkLock::Free => {
+                    if !redis.lock_walk(&account.name).await.ok()? {
+                        continue;
+                    }
+                    // Compare with the newest copy (`feed.updated`), which
+                    // another replica may have fetched.
+                    if let Some(snapshot) = shared.snapshot {
+                        self.adopt_shared(account, snapshot);
+                    }
+                    let (loaded, failed) = self.walk(account).await;
+                    if let Some(reason) = failed {
+                        let hold = lifetime(self.ttl, true);
+                        let _ = redis.walk_failed(&account.name, &reason, hold).await;
+                    }
+                    return Some(loaded);
+                }
+                WalkLock::Failed(reason) => {
+                    // Another replica just failed: serve the last good copy
+                    // until it is worth asking again, without a walk.
+                    let feed = &account.feed;
+                    let last = match shared.snapshot {
+                        Some(snapshot) => Some(self.adopt_shared(account, snapshot)),
+                        None => feed.last_good(),
+                    };
+                    return Some(match last {
+                        Some(snapshot) => {
+                            feed.loads.failed(None, false);
+                            Ok(Arc::new(Current {
+                                snapshot,
+                                stale: true,
+                                version: self.bump(),
+                                expires_at: Instant::now() + lifetime(self.ttl, true),
+                            }))
+                        }
+                        None => {
+                            let error = FeedUnavailable::NeverFetched(reason);
+                            feed.loads.failed(Some(error.clone()), false);
+                            Err(error)
+                        }
+                    });
+                }
+                WalkLock::Walking if Instant::now() < deadline => {
+                    tokio::time::sleep(WALK_POLL).await;
+                }
+                WalkLock::Walking => {
+                    tracing::warn!(account = %account.name, "another replica's walk did not finish in time; fetching here");
+                    return None;
+                }
+            }
+        }
+    }
+
+    /// Makes a copy read from Redis the account's last good feed (unless it
+    /// is the one held) and returns the one held.
+    fn adopt_shared(&self, account: &Account, snapshot: Snapshot) -> Arc<Snapshot> {
+        match account.feed.last_good() {
+            Some(held) if *held == snapshot => held,
+            _ => {
+                let snapshot = Arc::new(snapshot);
+                account.feed.set_last_good(snapshot.clone());
+                snapshot
+            }
+        }
+    }
+
+    /// One upstream walk with its fallback; the reason when it failed.
+    async fn walk(
+        &self,
+        account: &Account,
+    ) -> (Result<Arc<Current>, FeedUnavailable>, Option<String>) {
         let feed = &account.feed;
         let Failed { reason, throttled } = match self.fetch(account).await {
             Ok(snapshot) => {
@@ -347,16 +468,17 @@ impl FeedService {
                     }
                 }
                 feed.set_last_good(snapshot.clone());
-                return Ok(Arc::new(Current {
+                let current = Arc::new(Current {
                     snapshot,
                     stale: false,
                     version: self.bump(),
                     expires_at: Instant::now() + lifetime(self.ttl, false),
-                }));
+                });
+                return (Ok(current), None);
             }
             Err(failed) => failed,
         };
-        match feed.last_good() {
+        let loaded = match feed.last_good() {
             Some(snapshot) => {
                 tracing::warn!(account = %account.name, %reason, "feed fetch failed; serving the last good feed as stale");
                 feed.loads.failed(None, throttled);
@@ -369,11 +491,12 @@ impl FeedService {
             }
             None => {
                 tracing::warn!(account = %account.name, %reason, "feed fetch failed and there is no last good feed");
-                let error = FeedUnavailable::NeverFetched(reason);
+                let error = FeedUnavailable::NeverFetched(reason.clone());
                 feed.loads.failed(Some(error.clone()), throttled);
                 Err(error)
             }
-        }
+        };
+        (loaded, Some(reason))
     }
 
     /// One upstream walk: the account and its recent media.
@@ -444,17 +567,11 @@ impl FeedService {
 /// Stores `snapshot` as the account's last good feed (a failure is logged:
 /// the feed is served from memory meanwhile).
 async fn persist(account: &Account, snapshot: Arc<Snapshot>) {
-    let Some(file) = account.feed.file.clone() else {
+    let Some(store) = &account.feed.store else {
         return;
     };
-    let path = file.path().to_path_buf();
-    let result = tokio::task::spawn_blocking(move || file.save(&snapshot)).await;
-    match result {
-        Ok(Ok(())) => {}
-        Ok(Err(e)) => {
-            tracing::error!(account = %account.name, path = %path.display(), error = %e, "could not store the last good feed")
-        }
-        Err(e) => tracing::error!(error = %e, "storing the last good feed panicked"),
+    if let Err(e) = store.store(&snapshot).await {
+        tracing::error!(account = %account.name, error = %e, "could not store the last good feed");
     }
 }
 

@@ -172,7 +172,13 @@ pub(crate) async fn put_token(
     let (account, created) = state
         .accounts
         .get_or_create(&set, &name)
+        .await
         .map_err(|e| ApiError::Storage(e.to_string()))?;
+    if let Some(redis) = &state.replicas {
+        // The shared copy was fetched with the old token: the next request
+        // on any replica fetches anew.
+        let _ = redis.expire_feed(&name).await;
+    }
     let held = account.tokens.lock().await;
     let seed = account.tokens.record().and_then(|r| r.seed);
     let now = SystemTime::now();
@@ -184,7 +190,7 @@ pub(crate) async fn put_token(
     rec.user = Some(user.clone());
     // In use even when the write fails (and then retried): the caller
     // hears that it is not stored yet.
-    let stored = account.tokens.store(&held, rec).await;
+    let stored = account.tokens.replace(&held, rec).await;
     drop(held);
     drop(set);
     account.tokens.set_refresh_failures(0);
@@ -238,6 +244,57 @@ pub(crate) async fn refresh(
             ..
         } => Err(ApiError::TokenRejected(error)),
         Step::Failed { error, .. } => Err(ApiError::RefreshFailed(error)),
+        Step::Elsewhere => refresh_elsewhere(state, account).await,
+    }
+}
+
+/// With replicas: asks the replica holding the token's refresh lease to
+/// refresh it, and answers with what it stored.
+async fn refresh_elsewhere(
+    state: &AppState,
+    account: &Account,
+) -> Result<Json<TokenInfo>, ApiError> {
+    let Some(redis) = &state.replicas else {
+        return Err(ApiError::RefreshFailed(
+            "the token cannot be refreshed now".into(),
+        ));
+    };
+    let before = account.tokens.record();
+    let version = account.tokens.version();
+    let mut changes = account.tokens.subscribe();
+    redis.request_refresh(&account.name).await.map_err(|_| {
+        ApiError::RefreshFailed("Redis cannot be reached, so no replica may refresh now".into())
+    })?;
+    let wait = state.config.upstream_timeout + std::time::Duration::from_secs(2);
+    let stored = tokio::time::timeout(wait, async {
+        while account.tokens.version() == version {
+            if changes.changed().await.is_err() {
+                break;
+            }
+        }
+    })
+    .await;
+    if stored.is_err() {
+        return Err(ApiError::RefreshFailed(
+            "the replica holding this token's refresh lease did not answer in time; try again"
+                .into(),
+        ));
+    }
+    let after = account.tokens.record();
+    match after {
+        Some(rec) if rec.invalid.is_some() => {
+            Err(ApiError::TokenRejected(rec.invalid.unwrap_or_default()))
+        }
+        Some(rec) if rec.refreshed_at != before.and_then(|b| b.refreshed_at) => {
+            Ok(Json(info(account)))
+        }
+        Some(rec) => Err(ApiError::RefreshFailed(
+            rec.last_error
+                .unwrap_or_else(|| "the refresh failed".into()),
+        )),
+        None => Err(ApiError::Conflict(
+            "there is no token to refresh; put one first",
+        )),
     }
 }
 
@@ -358,6 +415,7 @@ pub(crate) async fn remove_account(state: &AppState, name: &AccountName) -> Resu
     let removed = state
         .accounts
         .remove(&set, name)
+        .await
         .map_err(|e| ApiError::Storage(e.to_string()))?
         .ok_or_else(|| ApiError::UnknownAccount(name.to_string()))?;
     drop(set);
@@ -424,13 +482,19 @@ pub struct Purged {
         (status = 404, description = "No admin key is configured", body = Problem, content_type = "application/problem+json"),
     ))]
 pub async fn purge_cache(_: Admin, State(state): State<AppState>) -> Json<Purged> {
-    purge(&state);
+    purge(&state).await;
     Json(Purged { status: "purged" })
 }
 
-/// Drops the cached feeds and media of every account. Shared by the JSON
-/// API and the admin page.
-pub(crate) fn purge(state: &AppState) {
+/// Drops the cached feeds and media of every account (with replicas: on
+/// every replica, and the shared copies are no longer fresh). Shared by the
+/// JSON API and the admin page.
+pub(crate) async fn purge(state: &AppState) {
+    if let Some(redis) = &state.replicas
+        && let Err(e) = redis.purge().await
+    {
+        tracing::warn!(error = %e, "admin: the purge could not reach the other replicas (Redis); purged here only");
+    }
     state.feed.purge(&state.accounts.list());
     state.media.purge();
     tracing::info!("admin: caches purged");

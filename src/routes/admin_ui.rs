@@ -512,7 +512,7 @@ pub async fn refresh(State(state): State<AppState>, Posted { who, fields }: Post
 
 /// `POST /admin/actions/purge`: drops the cached feeds and media.
 pub async fn purge(State(state): State<AppState>, Posted { who, .. }: Posted) -> Response {
-    admin::purge(&state);
+    admin::purge(&state).await;
     let flash = Flash::ok("Dropped the cached feeds and media of every account.");
     done(&state, &who, Ok(flash))
 }

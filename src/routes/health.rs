@@ -31,19 +31,24 @@ pub struct Readiness {
 }
 
 impl Readiness {
-    fn now(accounts: &[std::sync::Arc<Account>]) -> Self {
-        let warnings = accounts
-            .iter()
-            .filter_map(|a| {
-                let f = a.tokens.persist_failure()?;
-                Some(format!(
-                    "the token in use by account '{}' is not stored: writing to IGFEED_DATA_DIR has failed since {} (attempts: {}); igfeed retries, and a restart before a write succeeds would load the previous token",
-                    a.name,
-                    humantime::format_rfc3339_seconds(f.since),
-                    f.failures
-                ))
-            })
-            .collect();
+    fn now(state: &AppState, accounts: &[std::sync::Arc<Account>]) -> Self {
+        let mut warnings: Vec<String> = Vec::new();
+        if let Some(since) = state.replicas.as_ref().and_then(|r| r.down_since()) {
+            warnings.push(format!(
+                "Redis cannot be reached since {}: this replica serves the feeds it holds and refreshes no token until Redis answers again",
+                humantime::format_rfc3339_seconds(since)
+            ));
+        }
+        warnings.extend(accounts.iter().filter_map(|a| {
+            let f = a.tokens.persist_failure()?;
+            Some(format!(
+                "the token in use by account '{}' is not stored: writing to {} has failed since {} (attempts: {}); igfeed retries, and a restart before a write succeeds would load the previous token",
+                a.name,
+                a.tokens.store_name(),
+                humantime::format_rfc3339_seconds(f.since),
+                f.failures
+            ))
+        }));
         Self {
             status: "ok",
             warnings,
@@ -69,7 +74,7 @@ pub async fn healthz() -> Json<Health> {
 pub async fn readyz(State(state): State<AppState>) -> Result<Json<Readiness>, ApiError> {
     let accounts = state.accounts.list();
     if accounts.iter().any(|a| a.feed.last_good().is_some()) {
-        return Ok(Json(Readiness::now(&accounts)));
+        return Ok(Json(Readiness::now(&state, &accounts)));
     }
     // No feed yet: try the first account with a usable token, `default`
     // first (shared with its feed requests, cached) — one, not all of them.
@@ -79,7 +84,7 @@ pub async fn readyz(State(state): State<AppState>) -> Result<Json<Readiness>, Ap
         .find(|a| a.tokens.usable().is_ok());
     if let Some(account) = usable {
         return match state.feed.current(account).await {
-            Ok(_) => Ok(Json(Readiness::now(&accounts))),
+            Ok(_) => Ok(Json(Readiness::now(&state, &accounts))),
             Err(e) => Err(ApiError::NotReady(e.to_string())),
         };
     }

@@ -15,7 +15,7 @@ pub mod persist;
 pub mod refresher;
 pub mod store;
 
-use std::sync::atomic::{AtomicU32, Ordering};
+use std::sync::atomic::{AtomicU32, AtomicU64, Ordering};
 use std::sync::{Arc, RwLock};
 use std::time::{Duration, SystemTime};
 
@@ -24,6 +24,7 @@ use tokio::sync::{Mutex, MutexGuard, watch};
 
 use crate::config::Secret;
 use crate::graph::{Account, GraphError};
+use crate::store::{Swap, TokenStore, Versioned};
 pub use persist::PersistFailure;
 pub use store::{ASSUMED_LIFETIME, TokenFile, TokenRecord, fingerprint};
 
@@ -96,11 +97,56 @@ pub fn status_of(rec: Option<&TokenRecord>, now: SystemTime) -> TokenStatus {
     }
 }
 
+/// Why a token write did not land (see [`TokenManager::store`]).
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    /// The store could not be written: the token is in use from memory and
+    /// the write is retried (see [`persist`]).
+    #[error("{0}")]
+    Io(#[from] std::io::Error),
+    /// A newer token was stored meanwhile (another replica, or a person):
+    /// it is in use instead of the one written.
+    #[error("a newer token was stored meanwhile; it is used instead")]
+    Superseded,
+    /// The account was removed meanwhile.
+    #[error("the account was removed meanwhile")]
+    Gone,
+}
+
+/// The seeding rule (see the module's documentation): the token to start
+/// with, given the `stored` one and `IGFEED_ACCESS_TOKEN`; `true` when it
+/// must be written (the env token replaces the stored one).
+pub fn seeded(
+    stored: Option<TokenRecord>,
+    seed: Option<&Secret>,
+    now: SystemTime,
+) -> (Option<TokenRecord>, bool) {
+    let seed_fp = seed.map(fingerprint);
+    match (stored, seed) {
+        (Some(rec), Some(_)) if rec.seed == seed_fp => {
+            tracing::info!(
+                "using the stored token (it descends from the configured IGFEED_ACCESS_TOKEN)"
+            );
+            (Some(rec), false)
+        }
+        (stored, Some(seed)) => {
+            if stored.is_some() {
+                tracing::info!("IGFEED_ACCESS_TOKEN changed; it replaces the stored token");
+            }
+            let rec = TokenRecord::first_seen(seed.clone(), now, seed_fp);
+            (Some(rec), true)
+        }
+        (stored, None) => (stored, false),
+    }
+}
+
 /// Holds the current token; share it behind an `Arc`.
 #[derive(Debug)]
 pub struct TokenManager {
     state: RwLock<Option<TokenRecord>>,
-    file: Option<TokenFile>,
+    /// The version of `state` in the store (see [`crate::store`]).
+    version: AtomicU64,
+    store: Option<std::sync::Arc<dyn TokenStore>>,
     policy: RefreshPolicy,
     /// Serialises writers (refresh, `PUT`, invalidation): a refresh in
     /// flight cannot overwrite a token put meanwhile, and vice versa.
@@ -138,33 +184,33 @@ impl TokenManager {
         policy: RefreshPolicy,
         now: SystemTime,
     ) -> std::io::Result<Self> {
-        let stored = file.load()?;
-        let seed_fp = seed.map(fingerprint);
-        let state = match (stored, seed) {
-            (Some(rec), Some(_)) if rec.seed == seed_fp => {
-                tracing::info!(
-                    "using the stored token (it descends from the configured IGFEED_ACCESS_TOKEN)"
-                );
-                Some(rec)
-            }
-            (stored, Some(seed)) => {
-                if stored.is_some() {
-                    tracing::info!("IGFEED_ACCESS_TOKEN changed; it replaces the stored token");
-                }
-                let rec = TokenRecord::first_seen(seed.clone(), now, seed_fp);
-                file.save(&rec)?;
-                Some(rec)
-            }
-            (Some(rec), None) => Some(rec),
-            (None, None) => None,
-        };
-        Ok(Self::with_state(state, Some(file), policy))
+        let (state, write) = seeded(file.load()?, seed, now);
+        if let (Some(rec), true) = (&state, write) {
+            file.save(rec)?;
+        }
+        Ok(Self::with_state(
+            state,
+            Some(std::sync::Arc::new(file)),
+            policy,
+        ))
     }
 
-    /// A manager without a token yet, storing into `file` if given (a new
+    /// A manager without a token yet, storing into `store` if given (a new
     /// account, before its first token is stored).
-    pub fn empty(file: Option<TokenFile>, policy: RefreshPolicy) -> Self {
-        Self::with_state(None, file, policy)
+    pub fn empty(store: Option<std::sync::Arc<dyn TokenStore>>, policy: RefreshPolicy) -> Self {
+        Self::with_state(None, store, policy)
+    }
+
+    /// A manager holding what `store` holds (`stored`, read by the caller).
+    pub fn stored(
+        store: std::sync::Arc<dyn TokenStore>,
+        stored: Option<Versioned>,
+        policy: RefreshPolicy,
+    ) -> Self {
+        let version = stored.as_ref().map_or(0, |v| v.version);
+        let this = Self::with_state(stored.map(|v| v.record), Some(store), policy);
+        this.version.store(version, Ordering::Release);
+        this
     }
 
     /// Announces this manager's changes on `changes` (one channel for
@@ -182,12 +228,13 @@ impl TokenManager {
 
     fn with_state(
         state: Option<TokenRecord>,
-        file: Option<TokenFile>,
+        store: Option<std::sync::Arc<dyn TokenStore>>,
         policy: RefreshPolicy,
     ) -> Self {
         Self {
             state: RwLock::new(state),
-            file,
+            version: AtomicU64::new(0),
+            store,
             policy,
             write: Mutex::new(()),
             changed: Arc::new(watch::channel(0).0),
@@ -250,15 +297,96 @@ impl TokenManager {
         }
     }
 
-    /// Stores `rec` durably, then makes it current (the caller holds the
-    /// writer lock). A failed write still switches in memory — the new token
-    /// may be the only valid one — is kept as [`Self::persist_failure`] and
-    /// retried by [`persist::run`], and returns the error to report.
-    pub async fn store(&self, _held: &WriteGuard<'_>, rec: TokenRecord) -> std::io::Result<()> {
-        let persisted = self.persist(&rec).await;
+    /// The version of the current token in the store.
+    pub fn version(&self) -> u64 {
+        self.version.load(Ordering::Acquire)
+    }
+
+    /// What the state is written to, for messages.
+    pub fn store_name(&self) -> &'static str {
+        self.store.as_ref().map_or("memory", |s| s.describe())
+    }
+
+    /// Whether this process may refresh the token now (with replicas: it
+    /// holds the token's refresh lease).
+    pub fn may_refresh(&self) -> bool {
+        self.store.as_ref().is_none_or(|s| s.may_refresh())
+    }
+
+    fn set(&self, rec: TokenRecord, version: Option<u64>) {
         *self.state.write().unwrap_or_else(|e| e.into_inner()) = Some(rec);
+        if let Some(v) = version {
+            self.version.store(v, Ordering::Release);
+        }
         self.changed.send_modify(|n| *n += 1);
-        persisted
+    }
+
+    /// Stores `rec` durably if the stored token is still the one held (a
+    /// fenced write), then makes it current (the caller holds the writer
+    /// lock). A failed write still switches in memory — the new token may
+    /// be the only valid one — is kept as [`Self::persist_failure`] and
+    /// retried by [`persist::run`], and returns the error to report. A
+    /// newer stored token (another replica's) wins: it becomes current and
+    /// `rec` is dropped.
+    pub async fn store(&self, _held: &WriteGuard<'_>, rec: TokenRecord) -> Result<(), StoreError> {
+        match self.persist(&rec).await {
+            Ok(Swap::Stored(v)) => {
+                self.set(rec, Some(v));
+                Ok(())
+            }
+            Ok(Swap::Newer(newer)) => {
+                tracing::info!(
+                    version = newer.version,
+                    "a newer token was stored meanwhile; using it instead of this write"
+                );
+                self.set(newer.record, Some(newer.version));
+                Err(StoreError::Superseded)
+            }
+            Ok(Swap::Gone) => Err(StoreError::Gone),
+            Err(e) => {
+                self.set(rec, None);
+                Err(StoreError::Io(e))
+            }
+        }
+    }
+
+    /// Stores `rec` whatever token is stored now (a person's `PUT`): the
+    /// last one put wins.
+    pub async fn replace(&self, held: &WriteGuard<'_>, rec: TokenRecord) -> Result<(), StoreError> {
+        loop {
+            match self.store(held, rec.clone()).await {
+                Err(StoreError::Superseded) => continue,
+                other => return other,
+            }
+        }
+    }
+
+    /// Makes `newer` current if it is newer than the token held (another
+    /// replica stored it); true when it was.
+    pub async fn adopt(&self, newer: Versioned) -> bool {
+        let _held = self.lock().await;
+        self.adopt_held(newer)
+    }
+
+    fn adopt_held(&self, newer: Versioned) -> bool {
+        if newer.version <= self.version() {
+            return false;
+        }
+        self.set(newer.record, Some(newer.version));
+        self.set_refresh_failures(0);
+        true
+    }
+
+    /// Catches up with the store (the caller holds the writer lock): a newer
+    /// token another replica stored becomes current. True when it did.
+    pub async fn catch_up(&self, _held: &WriteGuard<'_>) -> std::io::Result<bool> {
+        let Some(store) = &self.store else {
+            return Ok(false);
+        };
+        match store.newer_than(self.version()).await? {
+            Some(newer) => Ok(self.adopt_held(newer)),
+            None => Ok(false),
+        }
     }
 
     /// Applies `f` to the current record (if the token is still `token`)
@@ -267,7 +395,7 @@ impl TokenManager {
         &self,
         token: &Secret,
         f: impl FnOnce(&mut TokenRecord),
-    ) -> std::io::Result<bool> {
+    ) -> Result<bool, StoreError> {
         let held = self.lock().await;
         let Some(mut rec) = self.record().filter(|r| r.access_token == *token) else {
             return Ok(false);

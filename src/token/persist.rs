@@ -13,6 +13,7 @@ use tokio::sync::watch;
 
 use super::{TokenManager, TokenRecord};
 use crate::accounts::Accounts;
+use crate::store::Swap;
 
 /// First delay before writing the state again after a failed write.
 pub const RETRY_BASE: Duration = Duration::from_secs(2);
@@ -56,19 +57,26 @@ impl TokenManager {
             .clone()
     }
 
-    /// Writes `rec` durably (when there is a state file) and records the
-    /// outcome; the caller holds the writer lock.
-    pub(super) async fn persist(&self, rec: &TokenRecord) -> io::Result<()> {
-        let Some(file) = &self.file else {
-            return Ok(());
+    /// Writes `rec` durably (when there is a store) if the stored version is
+    /// still the one held, and records the outcome; the caller holds the
+    /// writer lock.
+    pub(super) async fn persist(&self, rec: &TokenRecord) -> io::Result<Swap> {
+        let version = self.version();
+        let Some(store) = &self.store else {
+            return Ok(Swap::Stored(version + 1));
         };
-        let (file, copy) = (file.clone(), rec.clone());
-        let result = tokio::task::spawn_blocking(move || file.save(&copy))
-            .await
-            .unwrap_or_else(|e| Err(io::Error::other(e.to_string())));
+        let result = store.compare_and_swap(version, rec).await;
+        if matches!(result, Ok(Swap::Gone)) {
+            // Nothing left to write to.
+            self.unsaved
+                .lock()
+                .unwrap_or_else(|e| e.into_inner())
+                .take();
+            return result;
+        }
         let mut unsaved = self.unsaved.lock().unwrap_or_else(|e| e.into_inner());
         match &result {
-            Ok(()) => {
+            Ok(_) => {
                 if let Some(failed) = unsaved.take() {
                     tracing::info!(
                         failed_writes = failed.failures,
@@ -79,7 +87,7 @@ impl TokenManager {
             Err(e) => {
                 let failures = unsaved.as_ref().map_or(0, |f| f.failures) + 1;
                 let since = unsaved.as_ref().map_or_else(SystemTime::now, |f| f.since);
-                tracing::error!(error = %e, failures, "could not store the token state durably; the token stays in use from memory and the write is retried");
+                tracing::error!(error = %e, store = store.describe(), failures, "could not store the token state durably; the token stays in use from memory and the write is retried");
                 *unsaved = Some(PersistFailure {
                     error: e.to_string(),
                     since,
@@ -92,18 +100,33 @@ impl TokenManager {
     }
 
     /// After a failed write, writes the current state again; true once it
-    /// is stored. A success is announced like a token change, so the alert
-    /// watchdog sees it at once.
+    /// is stored (or a newer stored token made it moot). A success is
+    /// announced like a token change, so the alert watchdog sees it at once.
     pub async fn retry_persist(&self) -> bool {
-        let _held = self.lock().await;
+        let held = self.lock().await;
         let (Some(_), Some(rec)) = (self.persist_failure(), self.record()) else {
             return true;
         };
-        let stored = self.persist(&rec).await.is_ok();
-        if stored {
+        match self.store(&held, rec).await {
+            Ok(()) | Err(super::StoreError::Superseded | super::StoreError::Gone) => true,
+            Err(super::StoreError::Io(_)) => false,
+        }
+    }
+
+    /// The state in memory was written by other means (written back to a
+    /// Redis that lost it) at `version`: the failed write is made good.
+    pub fn stored_as(&self, _held: &super::WriteGuard<'_>, version: u64) {
+        self.version
+            .store(version, std::sync::atomic::Ordering::Release);
+        if self
+            .unsaved
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .take()
+            .is_some()
+        {
             self.changed.send_modify(|n| *n += 1);
         }
-        stored
     }
 }
 

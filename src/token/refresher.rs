@@ -32,6 +32,9 @@ pub enum Step {
     Invalid,
     /// Nothing to do before this time.
     NotDue(SystemTime),
+    /// Another replica holds the token's refresh lease (or Redis cannot be
+    /// reached to take it): this one refreshes nothing.
+    Elsewhere,
     /// Refreshed; the next refresh is due at this time.
     Refreshed(SystemTime),
     /// Refreshed and in use, but the new token could not be stored: it is
@@ -81,6 +84,15 @@ pub async fn refresh_step_with(
     backoff_base: Duration,
 ) -> Step {
     let held = tokens.lock().await;
+    if !tokens.may_refresh() {
+        return Step::Elsewhere;
+    }
+    // With replicas: the lease may have just come from a replica that
+    // refreshed before letting go; its token is the one to refresh.
+    if let Err(e) = tokens.catch_up(&held).await {
+        tracing::warn!(error = %e, "cannot read the stored token; not refreshing now");
+        return Step::Elsewhere;
+    }
     let Some(rec) = tokens.record() else {
         return Step::Missing;
     };
@@ -108,7 +120,19 @@ pub async fn refresh_step_with(
                 ..rec
             };
             let due = tokens.policy().due_at(&next);
-            let stored = tokens.store(&held, next).await.is_ok();
+            let stored = match tokens.store(&held, next).await {
+                Ok(()) => true,
+                Err(super::StoreError::Io(_)) => false,
+                Err(super::StoreError::Superseded) => {
+                    // A person put a token meanwhile; it stays.
+                    tracing::warn!("a token was put while this refresh ran; the put one is kept");
+                    return match tokens.next_refresh_at() {
+                        Some(due) => Step::NotDue(due),
+                        None => Step::Invalid,
+                    };
+                }
+                Err(super::StoreError::Gone) => return Step::Missing,
+            };
             tokens.set_refresh_failures(0);
             tracing::info!(
                 expires_in_s = lifetime.as_secs(),
@@ -148,6 +172,10 @@ pub async fn refresh_step_with(
         }
     }
 }
+
+/// How often a replica without a due token's lease looks whether the
+/// lease came to it.
+const LEASE_LOOK: Duration = Duration::from_millis(250);
 
 /// Refreshes started at once by the scheduler, at most (each one's Graph
 /// call also counts against the shared bound on upstream calls).
@@ -210,6 +238,12 @@ pub async fn run(
         for account in list {
             let retry_at = retries.get(&account.name).map(|(_, at)| *at);
             match next_look(&account, retry_at) {
+                // With replicas, only the lease holder refreshes; the others
+                // look again when the lease may have come to them.
+                Some(at) if at <= now && !account.tokens.may_refresh() => {
+                    let at = now + LEASE_LOOK;
+                    next = Some(next.map_or(at, |n| n.min(at)));
+                }
                 Some(at) if at <= now => due.push(account),
                 Some(at) => next = Some(next.map_or(at, |n| n.min(at))),
                 None => {}

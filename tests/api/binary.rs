@@ -31,6 +31,9 @@ fn bad_values_exit_2_naming_the_variable() {
         ("IGFEED_CORS_ORIGINS", "nope", "origin"),
         ("IGFEED_MEDIA_HOSTS", "a b", "host"),
         ("IGFEED_GRAPH_VERSION", "25", "v25.0"),
+        ("IGFEED_REDIS_URL", "localhost:6379", "redis://"),
+        ("IGFEED_REDIS_URL", "http://cache:6379", "redis://"),
+        ("IGFEED_REDIS_LEASE", "10ms", "300ms to 1h"),
     ];
     for (var, value, hint) in cases {
         let out = igfeed(&[(var, value)]).output().unwrap();
@@ -47,6 +50,17 @@ fn bad_values_exit_2_naming_the_variable() {
         assert_eq!(stderr.trim().lines().count(), 1, "one line: {stderr}");
         assert!(!stderr.contains("panicked"));
     }
+}
+
+#[test]
+fn a_bad_redis_url_is_refused_without_echoing_its_password() {
+    let out = igfeed(&[("IGFEED_REDIS_URL", "redis//:hunter2secret@cache:6379")])
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(2), "{stderr}");
+    assert!(stderr.contains("IGFEED_REDIS_URL"));
+    assert!(!stderr.contains("hunter2secret"), "{stderr}");
 }
 
 #[test]

@@ -159,3 +159,109 @@ async fn sigkill_at_random_moments_never_breaks_the_state() {
     );
     assert!(started.elapsed() < Duration::from_secs(120));
 }
+
+/// Replicas on Redis, SIGKILLed one at a time at random moments (a lease
+/// holder among them, mid-refresh sometimes) and started again, while
+/// traffic flows and an account comes and goes: Redis always holds a token
+/// Instagram accepts for every account, and the replicas left serve.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sigkill_replicas_at_random_moments_never_loses_a_token() {
+    use crate::replicas::{RedisServer, Replica, Setup};
+    // As above: a kill between Instagram's refresh answer and the write
+    // to Redis would otherwise lose the only valid token.
+    let fake = FakeInstagram::start(
+        FakeOptions {
+            rotation_grace: Duration::from_secs(20),
+            ..FakeOptions::default()
+        },
+        sample_media(6),
+    )
+    .await
+    .unwrap();
+    let redis = RedisServer::start();
+    let setup = Setup {
+        graph_url: fake.base_url(),
+        redis_url: redis.url(),
+        seed: fake.issue_token(),
+        env: vec![
+            ("IGFEED_REFRESH_AFTER", "150ms".into()),
+            ("IGFEED_REFRESH_MIN_AGE", "100ms".into()),
+            ("IGFEED_FEED_TTL", "50ms".into()),
+            ("IGFEED_REDIS_LEASE", "600ms".into()),
+        ],
+    };
+    let client = reqwest::Client::builder()
+        .timeout(Duration::from_secs(3))
+        .build()
+        .unwrap();
+    let admin = |req: reqwest::RequestBuilder| req.bearer_auth("replica-test-admin-key");
+    let mut replicas: Vec<Replica> = (0..3).map(|_| Replica::start(&setup)).collect();
+    let res = admin(client.put(format!("{}/admin/accounts/shop", replicas[0].url)))
+        .json(&serde_json::json!({ "access_token": fake.issue_token() }))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 201);
+    let mut rng = rand::rng();
+    let started = Instant::now();
+    for i in 0..20 {
+        let victim = rng.random_range(0..replicas.len());
+        let until = Instant::now() + Duration::from_millis(rng.random_range(50..400));
+        let mut n = 0;
+        while Instant::now() < until {
+            let url = &replicas[n % replicas.len()].url;
+            let _ = client.get(format!("{url}/feed")).send().await;
+            let _ = client.get(format!("{url}/feeds/shop")).send().await;
+            let temp = format!("{url}/admin/accounts/temp");
+            let _ = if n % 2 == 0 {
+                let body = serde_json::json!({ "access_token": fake.issue_token() });
+                admin(client.put(temp)).json(&body).send().await
+            } else {
+                admin(client.delete(temp)).send().await
+            };
+            n += 1;
+        }
+        replicas[victim].kill(); // SIGKILL
+        let members = redis.members("igfeed:accounts");
+        assert!(
+            members == ["default", "shop"] || members == ["default", "shop", "temp"],
+            "iteration {i}: accounts in Redis: {members:?}"
+        );
+        for name in ["default", "shop"] {
+            let token = redis
+                .token(name)
+                .unwrap_or_else(|| panic!("iteration {i}: {name} has no token in Redis"));
+            assert!(
+                fake.token_is_valid(&token),
+                "iteration {i}: the token of {name} in Redis is not accepted"
+            );
+        }
+        for (k, r) in replicas.iter().enumerate() {
+            if k != victim {
+                let res = client.get(format!("{}/feed", r.url)).send().await.unwrap();
+                assert_eq!(
+                    res.status(),
+                    200,
+                    "iteration {i}: a replica left does not serve"
+                );
+            }
+        }
+        replicas[victim] = Replica::start(&setup);
+    }
+    // Every replica ends up on the token Redis holds.
+    let stored = redis.token("default").unwrap();
+    for r in &replicas {
+        crate::helpers::eventually(Duration::from_secs(2), "replicas agree", || async {
+            let now = redis.token("default")?;
+            (r.token(&client, "default").await? == now).then_some(())
+        })
+        .await;
+    }
+    assert!(fake.token_is_valid(&stored) || fake.token_is_valid(&redis.token("default").unwrap()));
+    assert!(
+        fake.calls(Route::Refresh) >= 20,
+        "refreshes during the run: {}",
+        fake.calls(Route::Refresh)
+    );
+    assert!(started.elapsed() < Duration::from_secs(120));
+}

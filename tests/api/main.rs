@@ -24,6 +24,7 @@ mod media_http;
 mod ops;
 mod persist;
 mod props;
+mod replicas;
 mod resilience;
 mod slow_clients;
 mod token;
