@@ -4,7 +4,9 @@
 //! (a failed or recovered write of the token state counts as one) and on a
 //! tick, and posts each condition once when it starts and once when it is
 //! resolved. A separate sender task ([`crate::webhooks::deliver`]) delivers
-//! with retries, so nothing else ever waits.
+//! with retries, so nothing else ever waits. With replicas, the replica
+//! holding an account's refresh lease speaks for it (see
+//! [`crate::store::TokenStore::speaks`]).
 
 use std::collections::HashSet;
 use std::sync::Arc;
@@ -166,7 +168,8 @@ impl Watchdog {
         }
         if let Some(failed) = tokens.persist_failure() {
             out.push((Condition::PersistFailed, format!(
-                "the token in use could not be stored in IGFEED_DATA_DIR since {} ({}; attempts: {}); igfeed keeps it in memory and retries the write — free disk space or make the directory writable: a restart before the write succeeds would load the previous token, which Instagram may already have invalidated",
+                "the token in use could not be stored in {} since {} ({}; attempts: {}); igfeed keeps it in memory and retries the write — free disk space or make the directory writable (or bring Redis back): a restart before the write succeeds would load the previous token, which Instagram may already have invalidated",
+                tokens.store_name(),
                 humantime::format_rfc3339_seconds(failed.since),
                 failed.error,
                 failed.failures
@@ -195,7 +198,13 @@ impl Watchdog {
     pub async fn check(&mut self, now: SystemTime) {
         let time = humantime::format_rfc3339_seconds(now).to_string();
         let mut queue = Vec::new();
-        let accounts = self.accounts.list();
+        // Another replica speaks for the accounts whose lease it holds.
+        let accounts: Vec<_> = self
+            .accounts
+            .list()
+            .into_iter()
+            .filter(|a| a.tokens.speaks())
+            .collect();
         for account in &accounts {
             let holding = self.conditions(account, now);
             let rec = account.tokens.record();
@@ -234,7 +243,8 @@ impl Watchdog {
                 ));
             }
         }
-        // A removed account's conditions end with it, without an alert.
+        // A removed account's conditions end with it, without an alert (and
+        // so do those of an account another replica now speaks for).
         self.active
             .retain(|(a, _)| accounts.iter().any(|acc| &acc.name == a));
         for a in queue {

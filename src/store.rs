@@ -62,6 +62,14 @@ pub trait TokenStore: Send + Sync + std::fmt::Debug {
     fn may_refresh(&self) -> bool {
         true
     }
+
+    /// Whether this process raises the token's alerts: always in the data
+    /// dir; with replicas, the lease holder speaks for the token, and every
+    /// replica while Redis cannot be reached (a duplicate alert beats
+    /// silence).
+    fn speaks(&self) -> bool {
+        true
+    }
 }
 
 /// One account's last good feed.

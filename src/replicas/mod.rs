@@ -884,6 +884,10 @@ impl TokenStore for Slot {
     fn may_refresh(&self) -> bool {
         self.redis.holds(&self.name)
     }
+
+    fn speaks(&self) -> bool {
+        self.redis.down_since().is_some() || self.redis.holds(&self.name)
+    }
 }
 
 impl FeedStore for Slot {

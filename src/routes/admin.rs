@@ -260,42 +260,52 @@ async fn refresh_elsewhere(
         ));
     };
     let before = account.tokens.record();
-    let version = account.tokens.version();
     let mut changes = account.tokens.subscribe();
     redis.request_refresh(&account.name).await.map_err(|_| {
         ApiError::RefreshFailed("Redis cannot be reached, so no replica may refresh now".into())
     })?;
+    // What the holder stores: a refreshed token, or the refresh's error
+    // (other writes, such as the account's name learnt by a fetch, are
+    // waited past).
+    let outcome = |rec: &TokenRecord| -> Option<Result<(), ApiError>> {
+        let before = before.as_ref();
+        if let Some(reason) = &rec.invalid {
+            return Some(Err(ApiError::TokenRejected(reason.clone())));
+        }
+        let refreshed = before.is_none_or(|b| {
+            b.access_token != rec.access_token || b.refreshed_at != rec.refreshed_at
+        });
+        if refreshed {
+            return Some(Ok(()));
+        }
+        let failed = rec.last_error.is_some()
+            && before
+                .is_none_or(|b| b.last_error != rec.last_error || b.issued_at != rec.issued_at);
+        failed.then(|| {
+            Err(ApiError::RefreshFailed(
+                rec.last_error.clone().unwrap_or_default(),
+            ))
+        })
+    };
     let wait = state.config.upstream_timeout + std::time::Duration::from_secs(2);
-    let stored = tokio::time::timeout(wait, async {
-        while account.tokens.version() == version {
+    let answer = tokio::time::timeout(wait, async {
+        loop {
+            if let Some(answer) = account.tokens.record().as_ref().and_then(outcome) {
+                return answer;
+            }
             if changes.changed().await.is_err() {
-                break;
+                return Err(ApiError::RefreshFailed("the refresh was not done".into()));
             }
         }
     })
-    .await;
-    if stored.is_err() {
-        return Err(ApiError::RefreshFailed(
+    .await
+    .unwrap_or_else(|_| {
+        Err(ApiError::RefreshFailed(
             "the replica holding this token's refresh lease did not answer in time; try again"
                 .into(),
-        ));
-    }
-    let after = account.tokens.record();
-    match after {
-        Some(rec) if rec.invalid.is_some() => {
-            Err(ApiError::TokenRejected(rec.invalid.unwrap_or_default()))
-        }
-        Some(rec) if rec.refreshed_at != before.and_then(|b| b.refreshed_at) => {
-            Ok(Json(info(account)))
-        }
-        Some(rec) => Err(ApiError::RefreshFailed(
-            rec.last_error
-                .unwrap_or_else(|| "the refresh failed".into()),
-        )),
-        None => Err(ApiError::Conflict(
-            "there is no token to refresh; put one first",
-        )),
-    }
+        ))
+    });
+    answer.map(|()| Json(info(account)))
 }
 
 /// Every account, with its token's status and its feed (never a token).

@@ -307,6 +307,12 @@ impl TokenManager {
         self.store.as_ref().map_or("memory", |s| s.describe())
     }
 
+    /// Whether this process raises the token's alerts (see
+    /// [`TokenStore::speaks`]).
+    pub fn speaks(&self) -> bool {
+        self.store.as_ref().is_none_or(|s| s.speaks())
+    }
+
     /// Whether this process may refresh the token now (with replicas: it
     /// holds the token's refresh lease).
     pub fn may_refresh(&self) -> bool {

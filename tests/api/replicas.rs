@@ -780,3 +780,98 @@ async fn a_write_based_on_an_older_token_never_replaces_a_newer_one() {
         Some((old + 1).to_string())
     );
 }
+
+/// `POST /admin/token/refresh` answers the same on every replica: one
+/// without the lease asks the holder, which refreshes once.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_refresh_asked_of_any_replica_is_done_once_by_the_lease_holder() {
+    let fake = fake_with(FakeOptions::default()).await;
+    let redis = RedisServer::start();
+    let s = setup(&fake, &redis, &[("IGFEED_REDIS_LEASE", "1s")]);
+    let replicas: Vec<Replica> = (0..3).map(|_| Replica::start(&s)).collect();
+    let all: Vec<&Replica> = replicas.iter().collect();
+    let c = client();
+    let holder = eventually(Duration::from_secs(5), "a lease holder", || async {
+        redis.get("igfeed:lease:default")
+    })
+    .await;
+    for r in &replicas {
+        let before = fake.calls(Route::Refresh);
+        let res = c
+            .post(format!("{}/admin/token/refresh", r.url))
+            .bearer_auth(ADMIN_KEY)
+            .send()
+            .await
+            .unwrap();
+        let status = res.status();
+        let body: Value = res.json().await.unwrap();
+        assert_eq!(
+            status,
+            200,
+            "{body}\n{}",
+            replicas
+                .iter()
+                .map(|r| r.logs())
+                .collect::<Vec<_>>()
+                .join("\n---\n")
+        );
+        assert!(body["refreshed_at"].is_string(), "{body}");
+        assert_eq!(fake.calls(Route::Refresh), before + 1, "one refresh call");
+        let token = redis.token("default").unwrap();
+        all_use(&c, &all, "default", &token, Duration::from_secs(1)).await;
+    }
+    assert_eq!(redis.get("igfeed:lease:default").unwrap(), holder);
+    assert_eq!(fake.rejected_tokens(), 0);
+}
+
+/// An alert is the lease holder's to send: a token Instagram rejects is
+/// reported once, not once per replica.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_rejected_token_is_alerted_once_across_replicas() {
+    let fake = fake_with(FakeOptions::default()).await;
+    let redis = RedisServer::start();
+    let (hook, url) = crate::helpers::Hook::start(0).await;
+    let s = setup(
+        &fake,
+        &redis,
+        &[
+            ("IGFEED_ALERT_WEBHOOK", url.as_str()),
+            ("IGFEED_FEED_TTL", "100ms"),
+        ],
+    );
+    let replicas: Vec<Replica> = (0..3).map(|_| Replica::start(&s)).collect();
+    let c = client();
+    eventually(Duration::from_secs(5), "a lease holder", || async {
+        redis.get("igfeed:lease:default")
+    })
+    .await;
+    fake.revoke_all();
+    // The next walk, on whichever replica, is told the token is invalid.
+    eventually(Duration::from_secs(5), "every replica knows", || async {
+        for r in &replicas {
+            let body: Value = c
+                .get(format!("{}/token", r.url))
+                .send()
+                .await
+                .ok()?
+                .json()
+                .await
+                .ok()?;
+            if body["status"] != "invalid" {
+                let _ = c.get(format!("{}/feed", r.url)).send().await;
+                return None;
+            }
+        }
+        Some(())
+    })
+    .await;
+    hook.wait_for("token_invalid", Duration::from_secs(5)).await;
+    // Give the other replicas every chance to send theirs.
+    tokio::time::sleep(Duration::from_millis(1500)).await;
+    let alerts: Vec<String> = hook
+        .events()
+        .into_iter()
+        .filter(|e| e == "token_invalid")
+        .collect();
+    assert_eq!(alerts.len(), 1, "{:?}", hook.events());
+}
