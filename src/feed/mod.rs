@@ -374,12 +374,7 @@ impl FeedService {
             if let (Some(fresh_for), Some(snapshot)) = (shared.fresh_for, shared.snapshot.clone()) {
                 let snapshot = self.adopt_shared(account, snapshot);
                 account.feed.loads.succeeded();
-                return Some(Ok(Arc::new(Current {
-                    snapshot,
-                    stale: false,
-                    version: self.bump(),
-                    expires_at: Instant::now() + fresh_for,
-                })));
+                return Some(Ok(self.serve(snapshot, false, fresh_for)));
             }
             match shared.lock {
                 WalkLock::Free => {
@@ -401,27 +396,10 @@ impl FeedService {
                 WalkLock::Failed(reason) => {
                     // Another replica just failed: serve the last good copy
                     // until it is worth asking again, without a walk.
-                    let feed = &account.feed;
-                    let last = match shared.snapshot {
-                        Some(snapshot) => Some(self.adopt_shared(account, snapshot)),
-                        None => feed.last_good(),
-                    };
-                    return Some(match last {
-                        Some(snapshot) => {
-                            feed.loads.failed(None, false);
-                            Ok(Arc::new(Current {
-                                snapshot,
-                                stale: true,
-                                version: self.bump(),
-                                expires_at: Instant::now() + lifetime(self.ttl, true),
-                            }))
-                        }
-                        None => {
-                            let error = FeedUnavailable::NeverFetched(reason);
-                            feed.loads.failed(Some(error.clone()), false);
-                            Err(error)
-                        }
-                    });
+                    if let Some(snapshot) = shared.snapshot {
+                        self.adopt_shared(account, snapshot);
+                    }
+                    return Some(self.fall_back(account, reason, false));
                 }
                 WalkLock::Walking if Instant::now() < deadline => {
                     tokio::time::sleep(WALK_POLL).await;
@@ -468,35 +446,52 @@ impl FeedService {
                     }
                 }
                 feed.set_last_good(snapshot.clone());
-                let current = Arc::new(Current {
-                    snapshot,
-                    stale: false,
-                    version: self.bump(),
-                    expires_at: Instant::now() + lifetime(self.ttl, false),
-                });
+                let current = self.serve(snapshot, false, lifetime(self.ttl, false));
                 return (Ok(current), None);
             }
             Err(failed) => failed,
         };
-        let loaded = match feed.last_good() {
+        if feed.last_good().is_some() {
+            tracing::warn!(account = %account.name, %reason, "feed fetch failed; serving the last good feed as stale");
+        } else {
+            tracing::warn!(account = %account.name, %reason, "feed fetch failed and there is no last good feed");
+        }
+        (
+            self.fall_back(account, reason.clone(), throttled),
+            Some(reason),
+        )
+    }
+
+    /// After a failed fetch (`reason`): the last good feed as stale until it
+    /// is worth asking again, else the failure, paused.
+    fn fall_back(
+        &self,
+        account: &Account,
+        reason: String,
+        throttled: bool,
+    ) -> Result<Arc<Current>, FeedUnavailable> {
+        let feed = &account.feed;
+        match feed.last_good() {
             Some(snapshot) => {
-                tracing::warn!(account = %account.name, %reason, "feed fetch failed; serving the last good feed as stale");
                 feed.loads.failed(None, throttled);
-                Ok(Arc::new(Current {
-                    snapshot,
-                    stale: true,
-                    version: self.bump(),
-                    expires_at: Instant::now() + lifetime(self.ttl, true),
-                }))
+                Ok(self.serve(snapshot, true, lifetime(self.ttl, true)))
             }
             None => {
-                tracing::warn!(account = %account.name, %reason, "feed fetch failed and there is no last good feed");
-                let error = FeedUnavailable::NeverFetched(reason.clone());
+                let error = FeedUnavailable::NeverFetched(reason);
                 feed.loads.failed(Some(error.clone()), throttled);
                 Err(error)
             }
-        };
-        (loaded, Some(reason))
+        }
+    }
+
+    /// `snapshot` to serve for `lasting`, under a new version.
+    fn serve(&self, snapshot: Arc<Snapshot>, stale: bool, lasting: Duration) -> Arc<Current> {
+        Arc::new(Current {
+            snapshot,
+            stale,
+            version: self.bump(),
+            expires_at: Instant::now() + lasting,
+        })
     }
 
     /// One upstream walk: the account and its recent media.

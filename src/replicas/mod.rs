@@ -77,8 +77,6 @@ struct Scripts {
     /// stored, else writes at expected+1 (also when Redis holds less: it
     /// lost writes) and returns {1, v}.
     swap: Script,
-    /// KEYS: accounts. ARGV: name.
-    create: Script,
     /// KEYS: accounts, token, feed, fresh, walk, lease. ARGV: name, channel.
     remove: Script,
     /// KEYS: accounts, token, feed. ARGV: name, version, record or '',
@@ -118,7 +116,6 @@ redis.call('PUBLISH', ARGV[4], 'token ' .. ARGV[1] .. ' ' .. v)
 return {1, v, ''}
 ",
             ),
-            create: Script::new(r"return redis.call('SADD', KEYS[1], ARGV[1])"),
             remove: Script::new(
                 r"
 local n = redis.call('SREM', KEYS[1], ARGV[1])
@@ -376,16 +373,41 @@ impl Redis {
         }
     }
 
+    /// Runs a Lua script; a failure marks Redis down.
+    async fn script<T: redis::FromRedisValue>(
+        &self,
+        invocation: &redis::ScriptInvocation<'_>,
+    ) -> io::Result<T> {
+        let mut conn = self.conn();
+        self.call(invocation.invoke_async(&mut conn)).await
+    }
+
+    /// Runs a command; a failure marks Redis down.
+    async fn query<T: redis::FromRedisValue>(&self, cmd: &redis::Cmd) -> io::Result<T> {
+        let mut conn = self.conn();
+        self.call(cmd.query_async(&mut conn)).await
+    }
+
+    /// Adds `name` to the account set.
+    async fn add_name(&self, name: &AccountName) -> io::Result<()> {
+        let _: i64 = self
+            .query(
+                redis::cmd("SADD")
+                    .arg(format!("{PREFIX}accounts"))
+                    .arg(name.as_str()),
+            )
+            .await?;
+        Ok(())
+    }
+
     /// The stored token of `name`.
     pub async fn load_token(&self, name: &AccountName) -> io::Result<Option<Versioned>> {
-        let mut conn = self.conn();
         let (v, rec): (Option<u64>, Option<String>) = self
-            .call(
+            .query(
                 redis::cmd("HMGET")
                     .arg(key("token", name))
                     .arg("v")
-                    .arg("rec")
-                    .query_async(&mut conn),
+                    .arg("rec"),
             )
             .await?;
         match (v, rec) {
@@ -400,14 +422,7 @@ impl Redis {
 
     /// The stored last good feed of `name`.
     pub async fn load_feed(&self, name: &AccountName) -> io::Result<Option<Snapshot>> {
-        let mut conn = self.conn();
-        let feed: Option<String> = self
-            .call(
-                redis::cmd("GET")
-                    .arg(key("feed", name))
-                    .query_async(&mut conn),
-            )
-            .await?;
+        let feed: Option<String> = self.query(redis::cmd("GET").arg(key("feed", name))).await?;
         match feed {
             Some(feed) => match serde_json::from_str(&feed) {
                 Ok(s) => Ok(Some(s)),
@@ -427,9 +442,8 @@ impl Redis {
         record: &TokenRecord,
     ) -> io::Result<Swap> {
         let rec = serde_json::to_string(record).map_err(io::Error::other)?;
-        let mut conn = self.conn();
         let (code, v, newer): (i64, u64, String) = self
-            .call(
+            .script(
                 self.scripts
                     .swap
                     .key(format!("{PREFIX}accounts"))
@@ -437,8 +451,7 @@ impl Redis {
                     .arg(name.as_str())
                     .arg(expected)
                     .arg(rec)
-                    .arg(CHANNEL)
-                    .invoke_async(&mut conn),
+                    .arg(CHANNEL),
             )
             .await?;
         match code {
@@ -455,14 +468,12 @@ impl Redis {
     /// The survey of a tick: the epoch ('' when Redis lost it) and every
     /// account with its token's version.
     async fn survey(&self) -> io::Result<(String, Vec<(String, u64)>)> {
-        let mut conn = self.conn();
         let out: Vec<String> = self
-            .call(
+            .script(
                 self.scripts
                     .survey
                     .key(format!("{PREFIX}epoch"))
-                    .key(format!("{PREFIX}accounts"))
-                    .invoke_async(&mut conn),
+                    .key(format!("{PREFIX}accounts")),
             )
             .await?;
         let mut it = out.into_iter();
@@ -476,23 +487,17 @@ impl Redis {
 
     /// Makes sure Redis has an epoch, and returns it.
     async fn claim_epoch(&self) -> io::Result<String> {
-        let mut conn = self.conn();
         let fresh = uuid::Uuid::new_v4().to_string();
         let _: Option<String> = self
-            .call(
+            .query(
                 redis::cmd("SET")
                     .arg(format!("{PREFIX}epoch"))
                     .arg(&fresh)
-                    .arg("NX")
-                    .query_async(&mut conn),
+                    .arg("NX"),
             )
             .await?;
         let epoch: Option<String> = self
-            .call(
-                redis::cmd("GET")
-                    .arg(format!("{PREFIX}epoch"))
-                    .query_async(&mut conn),
-            )
+            .query(redis::cmd("GET").arg(format!("{PREFIX}epoch")))
             .await?;
         let epoch = epoch.unwrap_or(fresh);
         *self.epoch.lock().unwrap_or_else(|e| e.into_inner()) = epoch.clone();
@@ -522,9 +527,8 @@ impl Redis {
             Some(f) => serde_json::to_string(f).map_err(io::Error::other)?,
             None => String::new(),
         };
-        let mut conn = self.conn();
         let (wrote, stored): (i64, u64) = self
-            .call(
+            .script(
                 self.scripts
                     .write_back
                     .key(format!("{PREFIX}accounts"))
@@ -534,8 +538,7 @@ impl Redis {
                     .arg(version)
                     .arg(rec)
                     .arg(feed)
-                    .arg(CHANNEL)
-                    .invoke_async(&mut conn),
+                    .arg(CHANNEL),
             )
             .await?;
         Ok((wrote == 1, stored))
@@ -553,8 +556,7 @@ impl Redis {
             script.key(key("lease", name));
         }
         script.arg(&self.id).arg(self.lease.as_millis() as u64);
-        let mut conn = self.conn();
-        let held: Vec<i64> = self.call(script.invoke_async(&mut conn)).await?;
+        let held: Vec<i64> = self.script(&script).await?;
         // Held for two thirds of the lease from when the renewal was sent:
         // the next tick renews well before Redis lets it go.
         let until = sent + self.lease * 2 / 3;
@@ -594,8 +596,7 @@ impl Redis {
             script.key(key("lease", name));
         }
         script.arg(&self.id);
-        let mut conn = self.conn();
-        match self.call(script.invoke_async::<i64>(&mut conn)).await {
+        match self.script::<i64>(&script).await {
             Ok(n) => tracing::info!(leases = n, "released this replica's refresh leases"),
             Err(e) => {
                 tracing::warn!(error = %e, "could not release the refresh leases; they expire by themselves")
@@ -605,15 +606,13 @@ impl Redis {
 
     /// The shared copy of `name`'s feed, its freshness and its walk lock.
     pub async fn shared_feed(&self, name: &AccountName) -> io::Result<SharedFeed> {
-        let mut conn = self.conn();
         let (feed, fresh_ms, lock): (String, i64, String) = self
-            .call(
+            .script(
                 self.scripts
                     .shared_feed
                     .key(key("feed", name))
                     .key(key("fresh", name))
-                    .key(key("walk", name))
-                    .invoke_async(&mut conn),
+                    .key(key("walk", name)),
             )
             .await?;
         let snapshot = if feed.is_empty() {
@@ -638,16 +637,14 @@ impl Redis {
 
     /// Takes the walk lock of `name`; false when another replica holds it.
     pub async fn lock_walk(&self, name: &AccountName) -> io::Result<bool> {
-        let mut conn = self.conn();
         let set: Option<String> = self
-            .call(
+            .query(
                 redis::cmd("SET")
                     .arg(key("walk", name))
                     .arg(format!("walking {}", self.id))
                     .arg("NX")
                     .arg("PX")
-                    .arg(self.walk_timeout.as_millis() as u64)
-                    .query_async(&mut conn),
+                    .arg(self.walk_timeout.as_millis() as u64),
             )
             .await?;
         Ok(set.is_some())
@@ -661,16 +658,14 @@ impl Redis {
         reason: &str,
         hold: Duration,
     ) -> io::Result<()> {
-        let mut conn = self.conn();
         let _: i64 = self
-            .call(
+            .script(
                 self.scripts
                     .walk_failed
                     .key(key("walk", name))
                     .arg(&self.id)
                     .arg(reason)
-                    .arg(hold.as_millis().max(1) as u64)
-                    .invoke_async(&mut conn),
+                    .arg(hold.as_millis().max(1) as u64),
             )
             .await?;
         Ok(())
@@ -678,13 +673,11 @@ impl Redis {
 
     /// The shared copy of `name`'s feed is not fresh any more (a new token).
     pub async fn expire_feed(&self, name: &AccountName) -> io::Result<()> {
-        let mut conn = self.conn();
         let _: i64 = self
-            .call(
+            .query(
                 redis::cmd("DEL")
                     .arg(key("fresh", name))
-                    .arg(key("walk", name))
-                    .query_async(&mut conn),
+                    .arg(key("walk", name)),
             )
             .await?;
         Ok(())
@@ -693,16 +686,14 @@ impl Redis {
     /// Every shared feed is not fresh any more, and every replica drops its
     /// caches (a purge).
     pub async fn purge(&self) -> io::Result<()> {
-        let mut conn = self.conn();
         let _: i64 = self
-            .call(
+            .script(
                 self.scripts
                     .purge
                     .key(format!("{PREFIX}accounts"))
                     .arg(PREFIX)
                     .arg(CHANNEL)
-                    .arg(&self.id)
-                    .invoke_async(&mut conn),
+                    .arg(&self.id),
             )
             .await?;
         Ok(())
@@ -710,13 +701,11 @@ impl Redis {
 
     /// Asks the replica holding `name`'s lease to refresh its token now.
     pub async fn request_refresh(&self, name: &AccountName) -> io::Result<()> {
-        let mut conn = self.conn();
         let _: i64 = self
-            .call(
+            .query(
                 redis::cmd("PUBLISH")
                     .arg(CHANNEL)
-                    .arg(format!("refresh {name}"))
-                    .query_async(&mut conn),
+                    .arg(format!("refresh {name}")),
             )
             .await?;
         Ok(())
@@ -743,17 +732,7 @@ impl Redis {
         now: SystemTime,
     ) -> io::Result<Accounts> {
         let epoch = self.claim_epoch().await?;
-        let default = AccountName::default_account();
-        let mut conn = self.conn();
-        let _: i64 = self
-            .call(
-                self.scripts
-                    .create
-                    .key(format!("{PREFIX}accounts"))
-                    .arg(default.as_str())
-                    .invoke_async(&mut conn),
-            )
-            .await?;
+        self.add_name(&AccountName::default_account()).await?;
         let accounts = Accounts::empty(Some(Arc::new(SharedAccounts(self.clone()))), policy);
         let (_, names) = self.survey().await?;
         for (name, _) in names {
@@ -802,18 +781,7 @@ struct SharedAccounts(Arc<Redis>);
 impl AccountStore for SharedAccounts {
     fn create<'a>(&'a self, name: &'a AccountName) -> BoxFuture<'a, io::Result<Slots>> {
         async move {
-            let mut conn = self.0.conn();
-            let _: i64 = self
-                .0
-                .call(
-                    self.0
-                        .scripts
-                        .create
-                        .key(format!("{PREFIX}accounts"))
-                        .arg(name.as_str())
-                        .invoke_async(&mut conn),
-                )
-                .await?;
+            self.0.add_name(name).await?;
             Ok(self.0.slots(name))
         }
         .boxed()
@@ -821,10 +789,9 @@ impl AccountStore for SharedAccounts {
 
     fn remove<'a>(&'a self, name: &'a AccountName) -> BoxFuture<'a, io::Result<()>> {
         async move {
-            let mut conn = self.0.conn();
             let _: i64 = self
                 .0
-                .call(
+                .script(
                     self.0
                         .scripts
                         .remove
@@ -835,8 +802,7 @@ impl AccountStore for SharedAccounts {
                         .key(key("walk", name))
                         .key(key("lease", name))
                         .arg(name.as_str())
-                        .arg(CHANNEL)
-                        .invoke_async(&mut conn),
+                        .arg(CHANNEL),
                 )
                 .await?;
             Ok(())
@@ -895,9 +861,8 @@ impl FeedStore for Slot {
         async move {
             let feed = serde_json::to_string(snapshot).map_err(io::Error::other)?;
             let redis = &self.redis;
-            let mut conn = redis.conn();
             let _: i64 = redis
-                .call(
+                .script(
                     redis
                         .scripts
                         .store_feed
@@ -908,8 +873,7 @@ impl FeedStore for Slot {
                         .arg(self.name.as_str())
                         .arg(feed)
                         .arg(redis.feed_ttl.as_millis().max(1) as u64)
-                        .arg(&redis.id)
-                        .invoke_async(&mut conn),
+                        .arg(&redis.id),
                 )
                 .await?;
             Ok(())

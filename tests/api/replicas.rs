@@ -264,6 +264,19 @@ fn setup(fake: &FakeInstagram, redis: &RedisServer, env: &[(&'static str, &str)]
     }
 }
 
+/// `PUT {url}{path}` of `token` with the admin key; the status.
+async fn put(client: &reqwest::Client, url: &str, path: &str, token: &str) -> u16 {
+    client
+        .put(format!("{url}{path}"))
+        .bearer_auth(ADMIN_KEY)
+        .json(&json!({ "access_token": token }))
+        .send()
+        .await
+        .unwrap()
+        .status()
+        .as_u16()
+}
+
 async fn status(client: &reqwest::Client, url: String) -> u16 {
     client
         .get(url)
@@ -432,14 +445,10 @@ async fn account_changes_reach_every_replica_within_a_second() {
     let c = client();
 
     let token = fake.issue_token_for(shop);
-    let res = c
-        .put(format!("{}/admin/accounts/shop", replicas[0].url))
-        .bearer_auth(ADMIN_KEY)
-        .json(&json!({ "access_token": token }))
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(res.status(), 201);
+    assert_eq!(
+        put(&c, &replicas[0].url, "/admin/accounts/shop", &token).await,
+        201
+    );
     all_use(&c, &all, "shop", &token, Duration::from_secs(1)).await;
     for r in &replicas {
         let res = c.get(format!("{}/feeds/shop", r.url)).send().await.unwrap();
@@ -455,14 +464,7 @@ async fn account_changes_reach_every_replica_within_a_second() {
 
     // A new token for `default` on the third replica.
     let new = fake.issue_token();
-    let res = c
-        .put(format!("{}/admin/token", replicas[2].url))
-        .bearer_auth(ADMIN_KEY)
-        .json(&json!({ "access_token": new }))
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(res.status(), 200);
+    assert_eq!(put(&c, &replicas[2].url, "/admin/token", &new).await, 200);
     all_use(&c, &all, "default", &new, Duration::from_secs(1)).await;
 
     // Removed on the second replica: gone everywhere within a second.
@@ -565,14 +567,16 @@ async fn redis_restarted_empty_gets_the_state_written_back() {
     );
     let replicas: Vec<Replica> = (0..2).map(|_| Replica::start(&s)).collect();
     let c = client();
-    let res = c
-        .put(format!("{}/admin/accounts/shop", replicas[0].url))
-        .bearer_auth(ADMIN_KEY)
-        .json(&json!({ "access_token": fake.issue_token_for(shop) }))
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(res.status(), 201);
+    assert_eq!(
+        put(
+            &c,
+            &replicas[0].url,
+            "/admin/accounts/shop",
+            &fake.issue_token_for(shop)
+        )
+        .await,
+        201
+    );
     for r in &replicas {
         assert_eq!(status(&c, format!("{}/feed", r.url)).await, 200);
         assert_eq!(status(&c, format!("{}/feeds/shop", r.url)).await, 200);
