@@ -530,11 +530,13 @@ impl FeedService {
                 Err(err) => {
                     // A refresh may have rotated the token while this walk
                     // ran (the old string dies at once at Instagram): wait
-                    // for a refresh still in flight to store its token, then
-                    // retry with the new one rather than serve stale or
-                    // blame the new token.
+                    // for a refresh still in flight to store its token (with
+                    // replicas, read one another replica stored), then retry
+                    // with the new one rather than serve stale or blame the
+                    // new token.
                     if !retried && matches!(err, GraphError::TokenInvalid { .. }) {
-                        drop(tokens.lock().await);
+                        let held = tokens.lock().await;
+                        let _ = tokens.catch_up(&held).await;
                     }
                     if !retried
                         && matches!(err, GraphError::TokenInvalid { .. })

@@ -25,7 +25,8 @@ pub struct Readiness {
     #[schema(example = "ok")]
     pub status: &'static str,
     /// Problems a person should know about that do not stop the feed (empty
-    /// when all is well): e.g. the token in use could not be stored.
+    /// when all is well): e.g. the token in use could not be stored, or
+    /// (replicas) Redis cannot be reached.
     #[schema(example = json!(["the token in use is not stored: writing to IGFEED_DATA_DIR has failed since 2026-11-28T12:00:00Z (attempts: 3); igfeed retries, and a restart before a write succeeds would load the previous token"]))]
     pub warnings: Vec<String>,
 }
