@@ -387,10 +387,13 @@ impl FeedService {
                         self.adopt_shared(account, snapshot);
                     }
                     let (loaded, failed) = self.walk(account).await;
-                    if let Some(reason) = failed {
-                        let hold = lifetime(self.ttl, true);
-                        let _ = redis.walk_failed(&account.name, &reason, hold).await;
-                    }
+                    let _ = match failed {
+                        Some(reason) => {
+                            let hold = lifetime(self.ttl, true);
+                            redis.walk_failed(&account.name, &reason, hold).await
+                        }
+                        None => redis.release_walk(&account.name).await,
+                    };
                     return Some(loaded);
                 }
                 WalkLock::Failed(reason) => {

@@ -72,16 +72,18 @@ fn json_error(what: &str, e: serde_json::Error) -> io::Error {
 
 /// The Lua scripts: each runs atomically in Redis.
 struct Scripts {
-    /// KEYS: accounts, token. ARGV: name, expected version, record, channel.
-    /// {0} when the account is gone, {2, v, rec} when a newer token is
-    /// stored, else writes at expected+1 (also when Redis holds less: it
-    /// lost writes) and returns {1, v}.
+    /// KEYS: accounts, token, versions, epoch. ARGV: name, expected
+    /// version, record, channel. {3} when Redis lost its data (no epoch, or
+    /// less than this replica wrote), {0} when the account is gone, {2, v,
+    /// rec} when a newer token is stored, else writes at a new version and
+    /// returns {1, v}. Versions come from one counter (`versions`), so an
+    /// account removed and added again never reuses one.
     swap: Script,
     /// KEYS: accounts, token, feed, fresh, walk, lease. ARGV: name, channel.
     remove: Script,
-    /// KEYS: accounts, token, feed. ARGV: name, version, record or '',
-    /// feed or '', channel. Writes back what a replica holds, where Redis
-    /// holds less.
+    /// KEYS: accounts, token, feed, versions. ARGV: name, version, record
+    /// or '', feed or '', channel. Writes back what a replica holds, where
+    /// Redis holds less; keeps the version counter above it.
     write_back: Script,
     /// KEYS: epoch, accounts. Returns {epoch or '', name, v, name, v, …}.
     survey: Script,
@@ -92,8 +94,12 @@ struct Scripts {
     release: Script,
     /// KEYS: feed, fresh, walk. Returns {feed or '', fresh ms left, walk lock or ''}.
     shared_feed: Script,
-    /// KEYS: accounts, feed, fresh, walk. ARGV: name, feed, ttl ms, replica id.
+    /// KEYS: accounts, feed, fresh, walk, token. ARGV: name, feed, ttl ms,
+    /// replica id, the feed's Instagram user id. Stores nothing when the
+    /// stored token is another Instagram user's (a token put meanwhile).
     store_feed: Script,
+    /// KEYS: walk. ARGV: replica id. Lets go of this replica's walk lock.
+    release_walk: Script,
     /// KEYS: walk. ARGV: replica id, reason, ms. Marks this replica's walk failed.
     walk_failed: Script,
     /// KEYS: accounts. ARGV: prefix, channel, replica id.
@@ -105,15 +111,22 @@ impl Scripts {
         Self {
             swap: Script::new(
                 r"
+if redis.call('EXISTS', KEYS[4]) == 0 then return {3, 0, ''} end
 if redis.call('SISMEMBER', KEYS[1], ARGV[1]) == 0 then return {0, 0, ''} end
 local v = tonumber(redis.call('HGET', KEYS[2], 'v') or '0')
-if v > tonumber(ARGV[2]) then
+local expected = tonumber(ARGV[2])
+if v > expected then
   return {2, v, redis.call('HGET', KEYS[2], 'rec') or ''}
 end
-v = tonumber(ARGV[2]) + 1
-redis.call('HSET', KEYS[2], 'v', v, 'rec', ARGV[3])
-redis.call('PUBLISH', ARGV[4], 'token ' .. ARGV[1] .. ' ' .. v)
-return {1, v, ''}
+if v < expected then return {3, 0, ''} end
+local new = redis.call('INCR', KEYS[3])
+if new <= expected then
+  new = expected + 1
+  redis.call('SET', KEYS[3], new)
+end
+redis.call('HSET', KEYS[2], 'v', new, 'rec', ARGV[3])
+redis.call('PUBLISH', ARGV[4], 'token ' .. ARGV[1] .. ' ' .. new)
+return {1, new, ''}
 ",
             ),
             remove: Script::new(
@@ -127,6 +140,9 @@ return n
             write_back: Script::new(
                 r"
 redis.call('SADD', KEYS[1], ARGV[1])
+if tonumber(redis.call('GET', KEYS[4]) or '0') < tonumber(ARGV[2]) then
+  redis.call('SET', KEYS[4], ARGV[2])
+end
 local wrote = 0
 if ARGV[3] ~= '' then
   local v = tonumber(redis.call('HGET', KEYS[2], 'v') or '0')
@@ -187,10 +203,21 @@ return {redis.call('GET', KEYS[1]) or '', redis.call('PTTL', KEYS[2]), redis.cal
             store_feed: Script::new(
                 r"
 if redis.call('SISMEMBER', KEYS[1], ARGV[1]) == 0 then return 0 end
+local rec = redis.call('HGET', KEYS[5], 'rec')
+if rec then
+  local user = cjson.decode(rec).user
+  if type(user) == 'table' and user.id ~= ARGV[5] then return 0 end
+end
 redis.call('SET', KEYS[2], ARGV[2])
 redis.call('SET', KEYS[3], '1', 'PX', ARGV[3])
 if redis.call('GET', KEYS[4]) == 'walking ' .. ARGV[4] then redis.call('DEL', KEYS[4]) end
 return 1
+",
+            ),
+            release_walk: Script::new(
+                r"
+if redis.call('GET', KEYS[1]) == 'walking ' .. ARGV[1] then return redis.call('DEL', KEYS[1]) end
+return 0
 ",
             ),
             walk_failed: Script::new(
@@ -448,6 +475,8 @@ impl Redis {
                     .swap
                     .key(format!("{PREFIX}accounts"))
                     .key(key("token", name))
+                    .key(format!("{PREFIX}versions"))
+                    .key(format!("{PREFIX}epoch"))
                     .arg(name.as_str())
                     .arg(expected)
                     .arg(rec)
@@ -461,6 +490,10 @@ impl Redis {
                 record: serde_json::from_str(&newer)
                     .map_err(|e| json_error(&key("token", name), e))?,
             })),
+            // Kept in memory until the tick writes it back.
+            3 => Err(io::Error::other(
+                "Redis lost its data; the state is written back at the next tick",
+            )),
             _ => Ok(Swap::Gone),
         }
     }
@@ -534,6 +567,7 @@ impl Redis {
                     .key(format!("{PREFIX}accounts"))
                     .key(key("token", name))
                     .key(key("feed", name))
+                    .key(format!("{PREFIX}versions"))
                     .arg(name.as_str())
                     .arg(version)
                     .arg(rec)
@@ -648,6 +682,20 @@ impl Redis {
             )
             .await?;
         Ok(set.is_some())
+    }
+
+    /// Lets go of this replica's walk lock of `name` (storing the feed does;
+    /// this is for when that failed).
+    pub async fn release_walk(&self, name: &AccountName) -> io::Result<()> {
+        let _: i64 = self
+            .script(
+                self.scripts
+                    .release_walk
+                    .key(key("walk", name))
+                    .arg(&self.id),
+            )
+            .await?;
+        Ok(())
     }
 
     /// This replica's walk of `name` failed: the others serve their last
@@ -870,10 +918,12 @@ impl FeedStore for Slot {
                         .key(key("feed", &self.name))
                         .key(key("fresh", &self.name))
                         .key(key("walk", &self.name))
+                        .key(key("token", &self.name))
                         .arg(self.name.as_str())
                         .arg(feed)
                         .arg(redis.feed_ttl.as_millis().max(1) as u64)
-                        .arg(&redis.id),
+                        .arg(&redis.id)
+                        .arg(&snapshot.account.id),
                 )
                 .await?;
             Ok(())

@@ -18,8 +18,8 @@ use crate::config::Secret;
 use crate::error::{ApiError, Json, Problem};
 use crate::graph::{GraphError, redact};
 use crate::state::AppState;
-use crate::token::TokenRecord;
 use crate::token::refresher::{Step, refresh_step};
+use crate::token::{StoreError, TokenRecord};
 
 /// Compares in time independent of where the inputs differ.
 pub(crate) fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
@@ -174,11 +174,6 @@ pub(crate) async fn put_token(
         .get_or_create(&set, &name)
         .await
         .map_err(|e| ApiError::Storage(e.to_string()))?;
-    if let Some(redis) = &state.replicas {
-        // The shared copy was fetched with the old token: the next request
-        // on any replica fetches anew.
-        let _ = redis.expire_feed(&name).await;
-    }
     let held = account.tokens.lock().await;
     let seed = account.tokens.record().and_then(|r| r.seed);
     let now = SystemTime::now();
@@ -194,10 +189,25 @@ pub(crate) async fn put_token(
     drop(held);
     drop(set);
     account.tokens.set_refresh_failures(0);
+    if let Some(redis) = &state.replicas {
+        // The shared copy was fetched with the old token: the next request
+        // on any replica fetches anew (a walk still running with the old
+        // token cannot store its result: the token changed).
+        let _ = redis.expire_feed(&name).await;
+    }
     state.feed.forget(&account).await;
-    if stored.is_err() {
-        tracing::error!(account = %name, user = %user.username, "admin: token replaced in memory but not stored");
-        return Err(ApiError::PersistFailed("accepted"));
+    match stored {
+        Ok(()) => {}
+        Err(StoreError::Gone) => {
+            tracing::warn!(account = %name, "admin: the account was removed while its token was put");
+            return Err(ApiError::Conflict(
+                "the account was removed (on another replica) while this token was put; put it again to add the account",
+            ));
+        }
+        Err(_) => {
+            tracing::error!(account = %name, user = %user.username, "admin: token replaced in memory but not stored");
+            return Err(ApiError::PersistFailed("accepted"));
+        }
     }
     let verb = if created { "added" } else { "token replaced" };
     tracing::info!(account = %name, user = %user.username, "admin: account {verb}");

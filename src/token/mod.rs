@@ -333,26 +333,39 @@ impl TokenManager {
     /// be the only valid one — is kept as [`Self::persist_failure`] and
     /// retried by [`persist::run`], and returns the error to report. A
     /// newer stored token (another replica's) wins: it becomes current and
-    /// `rec` is dropped.
+    /// `rec` is dropped — unless that newer write only annotated the token
+    /// `rec` replaces (another replica saw the old string die, or learnt its
+    /// user, while this one refreshed it): a new token always beats news of
+    /// the old one, which would otherwise be lost for good.
     pub async fn store(&self, _held: &WriteGuard<'_>, rec: TokenRecord) -> Result<(), StoreError> {
-        match self.persist(&rec).await {
-            Ok(Swap::Stored(v)) => {
-                self.set(rec, Some(v));
-                Ok(())
-            }
-            Ok(Swap::Newer(newer)) => {
-                tracing::info!(
-                    version = newer.version,
-                    "a newer token was stored meanwhile; using it instead of this write"
-                );
-                self.set(newer.record, Some(newer.version));
-                Err(StoreError::Superseded)
-            }
-            Ok(Swap::Gone) => Err(StoreError::Gone),
-            Err(e) => {
-                self.set(rec, None);
-                Err(StoreError::Io(e))
-            }
+        let replaced = self
+            .record()
+            .map(|old| old.access_token)
+            .filter(|old| *old != rec.access_token);
+        loop {
+            return match self.persist(&rec).await {
+                Ok(Swap::Stored(v)) => {
+                    self.set(rec, Some(v));
+                    Ok(())
+                }
+                Ok(Swap::Newer(newer)) if replaced.as_ref() == Some(&newer.record.access_token) => {
+                    self.version.store(newer.version, Ordering::Release);
+                    continue;
+                }
+                Ok(Swap::Newer(newer)) => {
+                    tracing::info!(
+                        version = newer.version,
+                        "a newer token was stored meanwhile; using it instead of this write"
+                    );
+                    self.set(newer.record, Some(newer.version));
+                    Err(StoreError::Superseded)
+                }
+                Ok(Swap::Gone) => Err(StoreError::Gone),
+                Err(e) => {
+                    self.set(rec, None);
+                    Err(StoreError::Io(e))
+                }
+            };
         }
     }
 

@@ -107,9 +107,20 @@ impl TokenManager {
         let (Some(_), Some(rec)) = (self.persist_failure(), self.record()) else {
             return true;
         };
-        match self.store(&held, rec).await {
-            Ok(()) | Err(super::StoreError::Superseded | super::StoreError::Gone) => true,
-            Err(super::StoreError::Io(_)) => false,
+        match self.persist(&rec).await {
+            Ok(Swap::Stored(v)) => {
+                self.version.store(v, std::sync::atomic::Ordering::Release);
+                self.changed.send_modify(|n| *n += 1);
+                true
+            }
+            // Another replica stored a newer token meanwhile: it wins (the
+            // general rule of `store`, which decides).
+            Ok(Swap::Newer(_)) => {
+                let _ = self.store(&held, rec).await;
+                true
+            }
+            Ok(Swap::Gone) => true,
+            Err(_) => false,
         }
     }
 
