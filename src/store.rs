@@ -63,6 +63,25 @@ pub trait TokenStore: Send + Sync + std::fmt::Debug {
         true
     }
 
+    /// Holds the account's feed fetches off while a refresh kills the old
+    /// string (with replicas: waits for a fetch running on any replica to
+    /// end, and makes new ones wait); nothing in the data dir, where a fetch
+    /// that meets the rotation retries with the new token.
+    fn begin_refresh(&self) -> BoxFuture<'_, ()> {
+        std::future::ready(()).boxed()
+    }
+
+    /// Keeps what [`Self::begin_refresh`] took while the refresh runs
+    /// (never completes).
+    fn keep_refresh(&self) -> BoxFuture<'_, std::convert::Infallible> {
+        std::future::pending().boxed()
+    }
+
+    /// Ends [`Self::begin_refresh`].
+    fn end_refresh(&self) -> BoxFuture<'_, ()> {
+        std::future::ready(()).boxed()
+    }
+
     /// Whether this process raises the token's alerts: always in the data
     /// dir; with replicas, the lease holder speaks for the token, and every
     /// replica while Redis cannot be reached (a duplicate alert beats

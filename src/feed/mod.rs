@@ -386,7 +386,18 @@ impl FeedService {
                     if let Some(snapshot) = shared.snapshot {
                         self.adopt_shared(account, snapshot);
                     }
-                    let (loaded, failed) = self.walk(account).await;
+                    // Walk with the stored token: a refresh that just ended
+                    // on another replica killed the one held here, if this
+                    // replica has not heard of the new one yet. (Not while
+                    // this replica writes its token: that is the newest.)
+                    if let Some(held) = account.tokens.try_lock() {
+                        let _ = account.tokens.catch_up(&held).await;
+                    }
+                    let walking = redis.walking();
+                    let (loaded, failed) = tokio::select! {
+                        walked = self.walk(account) => walked,
+                        never = redis.keep_walk_lock(&account.name, &walking) => match never {},
+                    };
                     let _ = match failed {
                         Some(reason) => {
                             let hold = lifetime(self.ttl, true);

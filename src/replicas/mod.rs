@@ -54,6 +54,11 @@ use crate::token::{RefreshPolicy, TokenManager, TokenRecord};
 /// The channel changes are announced on.
 pub const CHANNEL: &str = "igfeed:events";
 const PREFIX: &str = "igfeed:";
+/// How long a walk lock lives unless renewed (every quarter of it, while
+/// its walk or refresh runs): a replica that dies holding one blocks the
+/// others' fetches for this long at most.
+const WALK_LOCK: Duration = Duration::from_secs(2);
+
 /// Longest wait for one Redis command (a replica must not hang on a Redis
 /// that stopped answering: it serves from memory instead).
 const COMMAND_TIMEOUT: Duration = Duration::from_secs(2);
@@ -85,7 +90,8 @@ struct Scripts {
     /// or '', feed or '', channel. Writes back what a replica holds, where
     /// Redis holds less; keeps the version counter above it.
     write_back: Script,
-    /// KEYS: epoch, accounts. Returns {epoch or '', name, v, name, v, …}.
+    /// KEYS: epoch, accounts, purges. Returns {epoch or '', purges, name,
+    /// v, name, v, …}.
     survey: Script,
     /// KEYS: lease keys. ARGV: replica id, lease ms. Takes or renews each;
     /// 1 where this replica holds it.
@@ -98,11 +104,17 @@ struct Scripts {
     /// replica id, the feed's Instagram user id. Stores nothing when the
     /// stored token is another Instagram user's (a token put meanwhile).
     store_feed: Script,
-    /// KEYS: walk. ARGV: replica id. Lets go of this replica's walk lock.
+    /// KEYS: walk. ARGV: value. Deletes the walk lock if it holds `value`.
     release_walk: Script,
+    /// KEYS: walk. ARGV: value, ms. Takes the walk lock unless a walk or a
+    /// refresh holds it (a failed walk's record is overwritten).
+    hold_walks: Script,
+    /// KEYS: walk. ARGV: value, ms. Renews the walk lock if it holds `value`.
+    renew_walk: Script,
     /// KEYS: walk. ARGV: replica id, reason, ms. Marks this replica's walk failed.
     walk_failed: Script,
-    /// KEYS: accounts. ARGV: prefix, channel, replica id.
+    /// KEYS: accounts, purges. ARGV: prefix, channel, replica id. Returns
+    /// the purge's number.
     purge: Script,
 }
 
@@ -160,7 +172,7 @@ return {wrote, tonumber(redis.call('HGET', KEYS[2], 'v') or '0')}
             ),
             survey: Script::new(
                 r"
-local out = {redis.call('GET', KEYS[1]) or ''}
+local out = {redis.call('GET', KEYS[1]) or '', redis.call('GET', KEYS[3]) or '0'}
 for _, n in ipairs(redis.call('SMEMBERS', KEYS[2])) do
   out[#out + 1] = n
   out[#out + 1] = redis.call('HGET', 'igfeed:token:' .. n, 'v') or '0'
@@ -216,8 +228,22 @@ return 1
             ),
             release_walk: Script::new(
                 r"
-if redis.call('GET', KEYS[1]) == 'walking ' .. ARGV[1] then return redis.call('DEL', KEYS[1]) end
+if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) end
 return 0
+",
+            ),
+            renew_walk: Script::new(
+                r"
+if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('PEXPIRE', KEYS[1], ARGV[2]) end
+return 0
+",
+            ),
+            hold_walks: Script::new(
+                r"
+local held = redis.call('GET', KEYS[1])
+if held and string.sub(held, 1, 7) ~= 'failed ' then return 0 end
+redis.call('SET', KEYS[1], ARGV[1], 'PX', ARGV[2])
+return 1
 ",
             ),
             walk_failed: Script::new(
@@ -235,12 +261,23 @@ local n = 0
 for _, name in ipairs(redis.call('SMEMBERS', KEYS[1])) do
   n = n + redis.call('DEL', ARGV[1] .. 'fresh:' .. name, ARGV[1] .. 'walk:' .. name)
 end
-redis.call('PUBLISH', ARGV[2], 'purge ' .. ARGV[3])
-return n
+local p = redis.call('INCR', KEYS[2])
+redis.call('PUBLISH', ARGV[2], 'purge ' .. ARGV[3] .. ' ' .. p)
+return p
 ",
             ),
         }
     }
+}
+
+/// What a tick reads from Redis.
+struct Survey {
+    /// '' when Redis lost its data.
+    epoch: String,
+    /// Purges so far.
+    purges: u64,
+    /// Every account, with its token's version.
+    accounts: Vec<(String, u64)>,
 }
 
 /// The walk lock of a feed, as [`Redis::shared_feed`] reads it.
@@ -282,6 +319,8 @@ pub struct Redis {
     down_since: Mutex<Option<SystemTime>>,
     /// The epoch this replica's state belongs to.
     epoch: Mutex<String>,
+    /// The last purge this replica applied (see [`Self::note_purge`]).
+    purges: std::sync::atomic::AtomicU64,
     metrics: Metrics,
 }
 
@@ -334,6 +373,7 @@ impl Redis {
             leases: Mutex::new(HashMap::new()),
             down_since: Mutex::new(None),
             epoch: Mutex::new(String::new()),
+            purges: Default::default(),
             metrics,
         }))
     }
@@ -383,8 +423,20 @@ impl Redis {
         }
     }
 
-    /// Runs a Redis call; a failure marks Redis down.
+    /// Runs a Redis call; a failure marks Redis down. While Redis is down,
+    /// calls fail at once (nothing waits on it) until [`Self::probe`] finds
+    /// it back.
     async fn call<T>(&self, f: impl Future<Output = redis::RedisResult<T>>) -> io::Result<T> {
+        if self.down_since().is_some() {
+            return Err(io::Error::new(
+                io::ErrorKind::NotConnected,
+                "Redis cannot be reached",
+            ));
+        }
+        self.attempt(f).await
+    }
+
+    async fn attempt<T>(&self, f: impl Future<Output = redis::RedisResult<T>>) -> io::Result<T> {
         match tokio::time::timeout(COMMAND_TIMEOUT, f).await {
             Ok(Ok(v)) => Ok(v),
             Ok(Err(e)) => {
@@ -398,6 +450,20 @@ impl Redis {
                 Err(e)
             }
         }
+    }
+
+    /// Asks Redis whether it answers, even while it is marked down; true
+    /// when it does (it is then marked up again).
+    pub async fn probe(&self) -> bool {
+        let mut conn = self.conn();
+        let answered = self
+            .attempt(redis::cmd("PING").query_async::<String>(&mut conn))
+            .await
+            .is_ok();
+        if answered {
+            self.mark(true, None);
+        }
+        answered
     }
 
     /// Runs a Lua script; a failure marks Redis down.
@@ -498,24 +564,37 @@ impl Redis {
         }
     }
 
-    /// The survey of a tick: the epoch ('' when Redis lost it) and every
-    /// account with its token's version.
-    async fn survey(&self) -> io::Result<(String, Vec<(String, u64)>)> {
+    /// The survey of a tick: the epoch ('' when Redis lost it), the purges
+    /// so far, and every account with its token's version.
+    async fn survey(&self) -> io::Result<Survey> {
         let out: Vec<String> = self
             .script(
                 self.scripts
                     .survey
                     .key(format!("{PREFIX}epoch"))
-                    .key(format!("{PREFIX}accounts")),
+                    .key(format!("{PREFIX}accounts"))
+                    .key(format!("{PREFIX}purges")),
             )
             .await?;
         let mut it = out.into_iter();
         let epoch = it.next().unwrap_or_default();
-        let mut names = Vec::new();
+        let purges = it.next().and_then(|p| p.parse().ok()).unwrap_or(0);
+        let mut accounts = Vec::new();
         while let (Some(name), Some(v)) = (it.next(), it.next()) {
-            names.push((name, v.parse().unwrap_or(0)));
+            accounts.push((name, v.parse().unwrap_or(0)));
         }
-        Ok((epoch, names))
+        Ok(Survey {
+            epoch,
+            purges,
+            accounts,
+        })
+    }
+
+    /// Notes purge number `n` (an event's, or a survey's); true when it is
+    /// one this replica has not applied yet.
+    pub(crate) fn note_purge(&self, n: u64) -> bool {
+        let seen = self.purges.swap(n, std::sync::atomic::Ordering::AcqRel);
+        n > seen
     }
 
     /// Makes sure Redis has an epoch, and returns it.
@@ -675,10 +754,10 @@ impl Redis {
             .query(
                 redis::cmd("SET")
                     .arg(key("walk", name))
-                    .arg(format!("walking {}", self.id))
+                    .arg(self.walking())
                     .arg("NX")
                     .arg("PX")
-                    .arg(self.walk_timeout.as_millis() as u64),
+                    .arg(WALK_LOCK.as_millis() as u64),
             )
             .await?;
         Ok(set.is_some())
@@ -687,15 +766,65 @@ impl Redis {
     /// Lets go of this replica's walk lock of `name` (storing the feed does;
     /// this is for when that failed).
     pub async fn release_walk(&self, name: &AccountName) -> io::Result<()> {
+        self.unlock_walks(name, &self.walking()).await
+    }
+
+    /// The walk lock's value while this replica walks.
+    pub fn walking(&self) -> String {
+        format!("walking {}", self.id)
+    }
+
+    /// Keeps the walk lock of `name` while it holds `value` (never ends:
+    /// run it beside the walk or refresh that holds the lock).
+    pub async fn keep_walk_lock(
+        &self,
+        name: &AccountName,
+        value: &str,
+    ) -> std::convert::Infallible {
+        loop {
+            tokio::time::sleep(WALK_LOCK / 4).await;
+            let _: io::Result<i64> = self
+                .script(
+                    self.scripts
+                        .renew_walk
+                        .key(key("walk", name))
+                        .arg(value)
+                        .arg(WALK_LOCK.as_millis() as u64),
+                )
+                .await;
+        }
+    }
+
+    async fn unlock_walks(&self, name: &AccountName, value: &str) -> io::Result<()> {
         let _: i64 = self
-            .script(
-                self.scripts
-                    .release_walk
-                    .key(key("walk", name))
-                    .arg(&self.id),
-            )
+            .script(self.scripts.release_walk.key(key("walk", name)).arg(value))
             .await?;
         Ok(())
+    }
+
+    /// Holds the feed walks of `name` off for a refresh: waits (at most a
+    /// walk's time) for a walk running on any replica to end, then takes
+    /// the walk lock, so every walk starts after the refresh, with its
+    /// token. Gives up waiting on Redis errors: the fence still protects
+    /// the token.
+    async fn hold_walks(&self, name: &AccountName) {
+        let value = format!("refreshing {}", self.id);
+        let until = Instant::now() + self.walk_timeout;
+        while Instant::now() < until {
+            let taken: io::Result<i64> = self
+                .script(
+                    self.scripts
+                        .hold_walks
+                        .key(key("walk", name))
+                        .arg(&value)
+                        .arg(WALK_LOCK.as_millis() as u64),
+                )
+                .await;
+            match taken {
+                Ok(0) => tokio::time::sleep(Duration::from_millis(20)).await,
+                _ => return,
+            }
+        }
     }
 
     /// This replica's walk of `name` failed: the others serve their last
@@ -734,16 +863,18 @@ impl Redis {
     /// Every shared feed is not fresh any more, and every replica drops its
     /// caches (a purge).
     pub async fn purge(&self) -> io::Result<()> {
-        let _: i64 = self
+        let n: u64 = self
             .script(
                 self.scripts
                     .purge
                     .key(format!("{PREFIX}accounts"))
+                    .key(format!("{PREFIX}purges"))
                     .arg(PREFIX)
                     .arg(CHANNEL)
                     .arg(&self.id),
             )
             .await?;
+        self.note_purge(n);
         Ok(())
     }
 
@@ -779,11 +910,18 @@ impl Redis {
         policy: RefreshPolicy,
         now: SystemTime,
     ) -> io::Result<Accounts> {
+        if !self.probe().await {
+            return Err(io::Error::new(
+                io::ErrorKind::NotConnected,
+                "Redis cannot be reached",
+            ));
+        }
         let epoch = self.claim_epoch().await?;
         self.add_name(&AccountName::default_account()).await?;
         let accounts = Accounts::empty(Some(Arc::new(SharedAccounts(self.clone()))), policy);
-        let (_, names) = self.survey().await?;
-        for (name, _) in names {
+        let survey = self.survey().await?;
+        self.note_purge(survey.purges);
+        for (name, _) in survey.accounts {
             let Ok(name) = AccountName::parse(&name) else {
                 tracing::warn!(%name, "ignoring a Redis account that is not an account name");
                 continue;
@@ -791,7 +929,35 @@ impl Redis {
             let mut token = self.load_token(&name).await?;
             if name.is_default() {
                 let stored = token.as_ref().map(|v| v.record.clone());
-                let (rec, write) = crate::token::seeded(stored, seed, now);
+                let (rec, mut write) = crate::token::seeded(stored, seed, now);
+                let seeds = format!("{PREFIX}seeds:{name}");
+                if let (true, Some(seed)) = (write && token.is_some(), seed) {
+                    // A replica restarted with an IGFEED_ACCESS_TOKEN that
+                    // another one already replaced (a rolling change of the
+                    // setting) does not bring the old token back.
+                    let replaced: bool = self
+                        .query(
+                            redis::cmd("SISMEMBER")
+                                .arg(&seeds)
+                                .arg(crate::token::fingerprint(seed)),
+                        )
+                        .await?;
+                    if replaced {
+                        tracing::warn!(
+                            "IGFEED_ACCESS_TOKEN is one the replicas already replaced; keeping the stored token"
+                        );
+                        write = false;
+                    }
+                }
+                if let (Some(seed), true) = (seed, write) {
+                    let _: i64 = self
+                        .query(
+                            redis::cmd("SADD")
+                                .arg(&seeds)
+                                .arg(crate::token::fingerprint(seed)),
+                        )
+                        .await?;
+                }
                 if let (Some(rec), true) = (rec, write) {
                     let expected = token.as_ref().map_or(0, |v| v.version);
                     token = match self.swap(&name, expected, &rec).await? {
@@ -897,6 +1063,26 @@ impl TokenStore for Slot {
 
     fn may_refresh(&self) -> bool {
         self.redis.holds(&self.name)
+    }
+
+    fn begin_refresh(&self) -> BoxFuture<'_, ()> {
+        self.redis.hold_walks(&self.name).boxed()
+    }
+
+    fn keep_refresh(&self) -> BoxFuture<'_, std::convert::Infallible> {
+        async move {
+            let value = format!("refreshing {}", self.redis.id);
+            self.redis.keep_walk_lock(&self.name, &value).await
+        }
+        .boxed()
+    }
+
+    fn end_refresh(&self) -> BoxFuture<'_, ()> {
+        async move {
+            let value = format!("refreshing {}", self.redis.id);
+            let _ = self.redis.unlock_walks(&self.name, &value).await;
+        }
+        .boxed()
     }
 
     fn speaks(&self) -> bool {

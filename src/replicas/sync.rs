@@ -66,23 +66,35 @@ impl Replicas {
     pub async fn tick(&self) {
         // One change of the account set at a time: a PUT or DELETE on this
         // replica is not mistaken for another's.
+        if self.redis.down_since().is_some() && !self.redis.probe().await {
+            return;
+        }
         let set = self.accounts.lock().await;
-        let Ok((epoch, stored)) = self.redis.survey().await else {
+        let Ok(survey) = self.redis.survey().await else {
             return;
         };
-        self.redis.mark(true, None);
+        if self.redis.note_purge(survey.purges) {
+            // An event this replica missed.
+            self.purge("a purge on another replica");
+        }
+        let epoch = survey.epoch;
         if epoch.is_empty() || epoch != self.redis.epoch() {
             drop(set);
             self.write_back(epoch.is_empty()).await;
         } else {
             let mut names = HashSet::new();
-            for (name, version) in stored {
+            for (name, version) in survey.accounts {
                 let Ok(name) = AccountName::parse(&name) else {
                     continue;
                 };
                 match self.accounts.get(&name) {
                     Some(account) if version > account.tokens.version() => {
-                        self.catch_up(&account).await;
+                        // Without waiting for a refresh or put in flight
+                        // here (the leases below must not wait): its write
+                        // meets the newer token, or the next tick reads it.
+                        if let Some(held) = account.tokens.try_lock() {
+                            self.catch_up(&account, held).await;
+                        }
                     }
                     None if version > 0 => self.add(&name).await,
                     _ => {}
@@ -145,10 +157,10 @@ impl Replicas {
         }
     }
 
-    /// Reads a newer token of `account` stored by another replica.
-    async fn catch_up(&self, account: &Arc<Account>) {
+    /// Reads a newer token of `account` stored by another replica (the
+    /// caller holds its writer lock).
+    async fn catch_up(&self, account: &Arc<Account>, held: crate::token::WriteGuard<'_>) {
         let before = account.tokens.record();
-        let held = account.tokens.lock().await;
         match account.tokens.catch_up(&held).await {
             Ok(true) => {
                 drop(held);
@@ -201,6 +213,13 @@ impl Replicas {
         }
     }
 
+    /// Drops this replica's caches after another replica's purge.
+    fn purge(&self, by: &str) {
+        self.feed.purge(&self.accounts.list());
+        self.media.purge();
+        tracing::info!(replica = by, "caches purged by another replica");
+    }
+
     /// Follows the events channel, subscribing again whenever the
     /// connection breaks.
     async fn listen(self: Arc<Self>, mut shutdown: watch::Receiver<bool>) {
@@ -245,7 +264,10 @@ impl Replicas {
             ("token", Some(name)) => {
                 tokio::spawn(async move {
                     match self.accounts.get(&name) {
-                        Some(account) => self.catch_up(&account).await,
+                        Some(account) => {
+                            let held = account.tokens.lock().await;
+                            self.catch_up(&account, held).await;
+                        }
                         None => {
                             let _set = self.accounts.lock().await;
                             if self.accounts.get(&name).is_none() {
@@ -258,10 +280,11 @@ impl Replicas {
             ("removed", Some(name)) => {
                 tokio::spawn(async move { self.forget(&name).await });
             }
-            ("purge", _) if arg != self.redis.id => {
-                self.feed.purge(&self.accounts.list());
-                self.media.purge();
-                tracing::info!(replica = arg, "caches purged by another replica");
+            ("purge", _) => {
+                let n = words.next().and_then(|n| n.parse().ok()).unwrap_or(0);
+                if self.redis.note_purge(n) {
+                    self.purge(arg);
+                }
             }
             ("refresh", Some(name)) if self.redis.holds(&name) => {
                 tokio::spawn(async move {

@@ -297,6 +297,14 @@ impl TokenManager {
         }
     }
 
+    /// The writer lock if nobody holds it (a refresh or a put in flight).
+    pub fn try_lock(&self) -> Option<WriteGuard<'_>> {
+        self.write
+            .try_lock()
+            .ok()
+            .map(|guard| WriteGuard { _guard: guard })
+    }
+
     /// The version of the current token in the store.
     pub fn version(&self) -> u64 {
         self.version.load(Ordering::Acquire)
@@ -305,6 +313,21 @@ impl TokenManager {
     /// What the state is written to, for messages.
     pub fn store_name(&self) -> &'static str {
         self.store.as_ref().map_or("memory", |s| s.describe())
+    }
+
+    /// Runs `refresh` between [`TokenStore::begin_refresh`] and
+    /// [`TokenStore::end_refresh`].
+    pub async fn refreshing<T>(&self, refresh: impl Future<Output = T>) -> T {
+        let Some(store) = &self.store else {
+            return refresh.await;
+        };
+        store.begin_refresh().await;
+        let done = tokio::select! {
+            done = refresh => done,
+            never = store.keep_refresh() => match never {},
+        };
+        store.end_refresh().await;
+        done
     }
 
     /// Whether this process raises the token's alerts (see

@@ -83,6 +83,25 @@ pub async fn refresh_step_with(
     force: bool,
     backoff_base: Duration,
 ) -> Step {
+    if !tokens.may_refresh() {
+        return Step::Elsewhere;
+    }
+    // With replicas, no feed fetch runs on any replica meanwhile (it would
+    // use the string the refresh kills); held before the writer lock, which
+    // a fetch in progress may wait for.
+    tokens
+        .refreshing(locked_step(tokens, graph, now, force, backoff_base))
+        .await
+}
+
+/// [`refresh_step_with`] under the writer lock.
+async fn locked_step(
+    tokens: &TokenManager,
+    graph: &GraphClient,
+    now: SystemTime,
+    force: bool,
+    backoff_base: Duration,
+) -> Step {
     let held = tokens.lock().await;
     if !tokens.may_refresh() {
         return Step::Elsewhere;
@@ -103,6 +122,18 @@ pub async fn refresh_step_with(
     if !force && now < due {
         return Step::NotDue(due);
     }
+    refresh_call(tokens, &held, graph, rec, now, backoff_base).await
+}
+
+/// The refresh call of [`refresh_step_with`], and what is stored after it.
+async fn refresh_call(
+    tokens: &TokenManager,
+    held: &super::WriteGuard<'_>,
+    graph: &GraphClient,
+    rec: TokenRecord,
+    now: SystemTime,
+    backoff_base: Duration,
+) -> Step {
     match graph.refresh(&rec.access_token).await {
         Ok(fresh) => {
             let lifetime = fresh
@@ -120,7 +151,7 @@ pub async fn refresh_step_with(
                 ..rec
             };
             let due = tokens.policy().due_at(&next);
-            let stored = match tokens.store(&held, next).await {
+            let stored = match tokens.store(held, next).await {
                 Ok(()) => true,
                 Err(super::StoreError::Io(_)) => false,
                 Err(super::StoreError::Superseded) => {
@@ -163,7 +194,7 @@ pub async fn refresh_step_with(
             } else {
                 tracing::warn!(%error, failures, "token refresh failed; keeping the working token and retrying");
             }
-            let _ = tokens.store(&held, failed).await;
+            let _ = tokens.store(held, failed).await;
             Step::Failed {
                 error,
                 invalid,
@@ -285,6 +316,12 @@ pub async fn run(
                         Some(token),
                     ) => {
                         let at = SystemTime::now() + retry_in;
+                        retries.insert(account.name.clone(), (token, at));
+                    }
+                    // The lease went, or the stored token could not be
+                    // read: look again shortly, not at once.
+                    (Step::Elsewhere, Some(token)) => {
+                        let at = SystemTime::now() + LEASE_LOOK;
                         retries.insert(account.name.clone(), (token, at));
                     }
                     _ => {

@@ -201,8 +201,13 @@ impl Replica {
             }
         });
         let addr = rx
-            .recv_timeout(Duration::from_secs(20))
-            .expect("the replica says where it listens");
+            .recv_timeout(Duration::from_secs(60))
+            .unwrap_or_else(|e| {
+                panic!(
+                    "the replica did not say where it listens ({e}); its log:\n{}",
+                    logs.lock().unwrap().join("\n")
+                )
+            });
         Self {
             child,
             url: format!("http://{addr}"),
@@ -682,8 +687,12 @@ async fn redis_restarted_empty_gets_the_state_written_back() {
         0,
         "a call was made with a dead token"
     );
-    let current = redis.token("default").unwrap();
-    assert!(fake.token_is_valid(&current));
+    // Redis holds a live token (a refresh answered just now is stored a
+    // moment later).
+    eventually(Duration::from_secs(2), "a live token in Redis", || async {
+        redis.token("default").filter(|t| fake.token_is_valid(t))
+    })
+    .await;
     let shop_token = redis.token("shop").unwrap();
     assert!(fake.token_is_valid(&shop_token));
     assert_eq!(fake.token_account(&shop_token), Some(FakeAccountId(1)));
