@@ -381,6 +381,7 @@ pub async fn list_accounts(_: Admin, State(state): State<AppState>) -> Json<Acco
         (status = 404, description = "No admin key is configured", body = Problem, content_type = "application/problem+json"),
         (status = 413, description = "Body too large", body = Problem, content_type = "application/problem+json"),
         (status = 415, description = "Not application/json", body = Problem, content_type = "application/problem+json"),
+        (status = 409, description = "With replicas: the account was removed on another replica while this token was put; nothing stored", body = Problem, content_type = "application/problem+json"),
         (status = 422, description = "Instagram rejected the token; nothing changed", body = Problem, content_type = "application/problem+json"),
         (status = 500, description = "Accepted and in use, but not stored (`urn:igfeed:persist-failed`); igfeed retries the write", body = Problem, content_type = "application/problem+json"),
         (status = 502, description = "Instagram could not be asked; nothing changed", body = Problem, content_type = "application/problem+json"),
