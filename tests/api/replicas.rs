@@ -888,3 +888,88 @@ async fn a_rejected_token_is_alerted_once_across_replicas() {
         .collect();
     assert_eq!(alerts.len(), 1, "{:?}", hook.events());
 }
+
+/// Two races the fence must settle for the new token: another replica
+/// marking the old string invalid (it saw it die) while this one refreshed
+/// it; and an account removed and added again while a replica that missed
+/// it still holds the old one.
+#[tokio::test]
+async fn a_new_token_beats_news_of_the_old_one_and_a_removed_account_stays_removed() {
+    use igfeed::accounts::AccountName;
+    use igfeed::config::{RedisUrl, Secret};
+    use igfeed::replicas::{Redis, Settings};
+    use igfeed::token::{RefreshPolicy, StoreError, TokenRecord};
+    use std::time::SystemTime;
+
+    let redis = RedisServer::start();
+    let url: RedisUrl = redis.url().parse().unwrap();
+    let settings = Settings {
+        url,
+        lease: Duration::from_secs(5),
+        feed_ttl: Duration::from_secs(60),
+        upstream_timeout: Duration::from_secs(1),
+    };
+    let (policy, now) = (RefreshPolicy::default(), SystemTime::now());
+    let seed = Secret::new("IGAAold");
+    let a = Redis::new(&settings, igfeed::metrics::Metrics::new()).unwrap();
+    let b = Redis::new(&settings, igfeed::metrics::Metrics::new()).unwrap();
+    let on_a = a.open(Some(&seed), policy, now).await.unwrap();
+    let on_b = b.open(Some(&seed), policy, now).await.unwrap();
+
+    // B sees the old string die and records it; A's refresh of that string
+    // lands afterwards, based on the version before B's write.
+    let (da, db) = (on_a.default_account(), on_b.default_account());
+    db.tokens.mark_invalid(&seed, "Session has expired").await;
+    assert!(
+        redis
+            .hget("igfeed:token:default", "rec")
+            .unwrap()
+            .contains("Session has expired")
+    );
+    let refreshed = TokenRecord::first_seen(Secret::new("IGAArefreshed"), now, None);
+    let held = da.tokens.lock().await;
+    da.tokens.store(&held, refreshed).await.unwrap();
+    drop(held);
+    assert_eq!(redis.token("default").as_deref(), Some("IGAArefreshed"));
+    assert!(
+        !redis
+            .hget("igfeed:token:default", "rec")
+            .unwrap()
+            .contains("Session has expired")
+    );
+
+    // `shop` on both; B removes it and adds it again with a new token.
+    let shop = AccountName::parse("shop").unwrap();
+    async fn put(
+        accounts: &igfeed::accounts::Accounts,
+        name: &AccountName,
+        token: &str,
+    ) -> std::sync::Arc<igfeed::accounts::Account> {
+        let set = accounts.lock().await;
+        let (account, _) = accounts.get_or_create(&set, name).await.unwrap();
+        let held = account.tokens.lock().await;
+        let rec = TokenRecord::first_seen(Secret::new(token), SystemTime::now(), None);
+        account.tokens.replace(&held, rec).await.unwrap();
+        drop(held);
+        account
+    }
+    let stale = put(&on_a, &shop, "IGAAfirstshop").await;
+    // B has not read `shop` (no sync task runs here): it takes it up as
+    // stored, then removes it.
+    let set = on_b.lock().await;
+    let (_, created) = on_b.get_or_create(&set, &shop).await.unwrap();
+    assert!(created);
+    on_b.remove(&set, &shop).await.unwrap();
+    drop(set);
+    put(&on_b, &shop, "IGAAsecondshop").await;
+    assert_eq!(redis.token("shop").as_deref(), Some("IGAAsecondshop"));
+    // A missed all of it; its write based on the first account's version
+    // cannot replace the second account's token.
+    let old = TokenRecord::first_seen(Secret::new("IGAAfirstshop-refreshed"), now, None);
+    let held = stale.tokens.lock().await;
+    let err = stale.tokens.store(&held, old).await.unwrap_err();
+    drop(held);
+    assert!(matches!(err, StoreError::Superseded), "{err:?}");
+    assert_eq!(redis.token("shop").as_deref(), Some("IGAAsecondshop"));
+    assert_eq!(stale.tokens.usable().unwrap().expose(), "IGAAsecondshop");
+}
