@@ -5,8 +5,28 @@ use std::process::ExitCode;
 use igfeed::app::{App, StartError, shutdown_signal};
 use igfeed::config::{Cli, Command, Config};
 
-#[tokio::main]
-async fn main() -> ExitCode {
+/// The longest wait, at exit, for blocking work still running (a DNS
+/// lookup of a Redis host that went away can take many seconds; nothing
+/// waits for its answer any more).
+const BLOCKING_AT_EXIT: std::time::Duration = std::time::Duration::from_secs(1);
+
+fn main() -> ExitCode {
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(runtime) => runtime,
+        Err(e) => {
+            eprintln!("igfeed: cannot start the async runtime: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    let code = runtime.block_on(run());
+    runtime.shutdown_timeout(BLOCKING_AT_EXIT);
+    code
+}
+
+async fn run() -> ExitCode {
     let cli = Cli::parse_or_exit();
     match cli.command {
         Some(Command::Healthcheck) => return igfeed::healthcheck::run(cli.config.listen).await,
@@ -39,14 +59,22 @@ async fn main() -> ExitCode {
     let _log_writer = igfeed::telemetry::init(cli.config.log_format);
     // Before the token is read or a connection accepted.
     igfeed::process::harden();
-    let shutdown = shutdown_signal();
+    let mut shutdown = Box::pin(shutdown_signal());
     // In demo mode the fake Instagram and the demo's data dir live as long
     // as the service.
     let (config, _demo) = match demo_mode(cli.config).await {
         Ok(started) => started,
         Err(code) => return code,
     };
-    let app = match App::build(config).await {
+    // Start-up may wait (for Redis): a signal meanwhile ends it.
+    let built = tokio::select! {
+        built = App::build(config) => built,
+        () = &mut shutdown => {
+            tracing::info!("stopped before serving");
+            return ExitCode::SUCCESS;
+        }
+    };
+    let app = match built {
         Ok(app) => app,
         Err(err) => {
             eprintln!("igfeed: {err}");

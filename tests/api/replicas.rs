@@ -162,8 +162,33 @@ pub struct Setup {
     pub env: Vec<(&'static str, String)>,
 }
 
+/// A replica's process, its log lines, and where it listens once it says so.
+type Spawned = (
+    Child,
+    Arc<Mutex<Vec<String>>>,
+    std::sync::mpsc::Receiver<String>,
+);
+
 impl Replica {
+    /// Starts a replica and waits until it listens.
     pub fn start(setup: &Setup) -> Self {
+        let (child, logs, addr) = Self::spawn(setup);
+        let addr = addr
+            .recv_timeout(Duration::from_secs(60))
+            .unwrap_or_else(|e| {
+                panic!(
+                    "the replica did not say where it listens ({e}); its log:\n{}",
+                    logs.lock().unwrap().join("\n")
+                )
+            });
+        Self {
+            child,
+            url: format!("http://{addr}"),
+            logs,
+        }
+    }
+
+    fn spawn(setup: &Setup) -> Spawned {
         let mut command = Command::new(env!("CARGO_BIN_EXE_igfeed"));
         command
             .env_clear()
@@ -200,19 +225,7 @@ impl Replica {
                 kept.lock().unwrap().push(line);
             }
         });
-        let addr = rx
-            .recv_timeout(Duration::from_secs(60))
-            .unwrap_or_else(|e| {
-                panic!(
-                    "the replica did not say where it listens ({e}); its log:\n{}",
-                    logs.lock().unwrap().join("\n")
-                )
-            });
-        Self {
-            child,
-            url: format!("http://{addr}"),
-            logs,
-        }
+        (child, logs, rx)
     }
 
     pub fn pid(&self) -> u32 {
@@ -972,4 +985,56 @@ async fn a_new_token_beats_news_of_the_old_one_and_a_removed_account_stays_remov
     assert!(matches!(err, StoreError::Superseded), "{err:?}");
     assert_eq!(redis.token("shop").as_deref(), Some("IGAAsecondshop"));
     assert_eq!(stale.tokens.usable().unwrap().expose(), "IGAAsecondshop");
+}
+
+/// SIGTERM ends a replica promptly and cleanly, whether it is still
+/// waiting for Redis at start-up or Redis went away while it served.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_replica_stops_on_sigterm_without_redis() {
+    let fake = fake_with(FakeOptions::default()).await;
+    let mut redis = RedisServer::start();
+    let s = setup(&fake, &redis, &[]);
+    let term = |child: &mut Child| {
+        let status = Command::new("kill")
+            .args(["-TERM", &child.id().to_string()])
+            .status()
+            .unwrap();
+        assert!(status.success());
+        let asked = Instant::now();
+        loop {
+            if let Some(status) = child.try_wait().unwrap() {
+                return (status, asked.elapsed());
+            }
+            assert!(
+                asked.elapsed() < Duration::from_secs(10),
+                "no exit within 10s of SIGTERM"
+            );
+            std::thread::sleep(Duration::from_millis(20));
+        }
+    };
+
+    // Redis gone while serving.
+    let mut serving = Replica::start(&s);
+    redis.stop();
+    let (status, took) = tokio::task::block_in_place(|| term(&mut serving.child));
+    assert_eq!(status.code(), Some(0), "{}", serving.logs());
+    assert!(took < Duration::from_secs(5), "{took:?}");
+
+    // Never reached Redis.
+    let (mut waiting, logs, _) = Replica::spawn(&s);
+    eventually(
+        Duration::from_secs(20),
+        "the replica says it waits",
+        || async {
+            logs.lock()
+                .unwrap()
+                .iter()
+                .any(|l| l.contains("waiting for Redis"))
+                .then_some(())
+        },
+    )
+    .await;
+    let (status, took) = tokio::task::block_in_place(|| term(&mut waiting));
+    assert_eq!(status.code(), Some(0));
+    assert!(took < Duration::from_secs(5), "{took:?}");
 }
