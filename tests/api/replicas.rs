@@ -640,7 +640,13 @@ async fn redis_restarted_empty_gets_the_state_written_back() {
             .await
             .unwrap();
         assert_eq!(metric(&metrics, "igfeed_redis_down"), Some(1.0));
-        assert!(r.logs().contains("Redis cannot be reached"));
+        // The log line, once this test's reader has it.
+        eventually(
+            Duration::from_secs(2),
+            "the log says Redis is down",
+            || async { r.logs().contains("Redis cannot be reached").then_some(()) },
+        )
+        .await;
     }
     let refreshes = fake.calls(Route::Refresh);
     // Tokens come due every second; for three seconds nobody refreshes,
