@@ -754,29 +754,33 @@ async fn a_replica_waits_for_redis_and_never_logs_its_password() {
     assert!(!logs.contains("hunter2redis"), "{logs}");
 }
 
+/// Two replicas' connections to `redis`, in this process; no sync task
+/// runs, so each sees the other's writes only through the store.
+fn two_stores(redis: &RedisServer) -> [Arc<igfeed::replicas::Redis>; 2] {
+    let settings = igfeed::replicas::Settings {
+        url: redis.url().parse().unwrap(),
+        lease: Duration::from_secs(5),
+        feed_ttl: Duration::from_secs(60),
+        upstream_timeout: Duration::from_secs(1),
+    };
+    [(); 2]
+        .map(|()| igfeed::replicas::Redis::new(&settings, igfeed::metrics::Metrics::new()).unwrap())
+}
+
 /// The fence itself: two replicas hold the same token; one stores a new
 /// one; the other, still on the old version (as a replica that lost its
 /// lease would be), cannot overwrite it and uses the newer one instead.
 #[tokio::test]
 async fn a_write_based_on_an_older_token_never_replaces_a_newer_one() {
-    use igfeed::config::{RedisUrl, Secret};
-    use igfeed::replicas::{Redis, Settings};
+    use igfeed::config::Secret;
     use igfeed::token::{RefreshPolicy, StoreError, TokenRecord};
     use std::time::SystemTime;
 
     let redis = RedisServer::start();
-    let url: RedisUrl = redis.url().parse().unwrap();
-    let settings = Settings {
-        url,
-        lease: Duration::from_secs(5),
-        feed_ttl: Duration::from_secs(60),
-        upstream_timeout: Duration::from_secs(1),
-    };
+    let [a, b] = two_stores(&redis);
     let seed = Secret::new("IGAAseed");
     let policy = RefreshPolicy::default();
     let now = SystemTime::now();
-    let a = Redis::new(&settings, igfeed::metrics::Metrics::new()).unwrap();
-    let b = Redis::new(&settings, igfeed::metrics::Metrics::new()).unwrap();
     let on_a = a
         .open(Some(&seed), policy, now)
         .await
@@ -919,23 +923,14 @@ async fn a_rejected_token_is_alerted_once_across_replicas() {
 #[tokio::test]
 async fn a_new_token_beats_news_of_the_old_one_and_a_removed_account_stays_removed() {
     use igfeed::accounts::AccountName;
-    use igfeed::config::{RedisUrl, Secret};
-    use igfeed::replicas::{Redis, Settings};
+    use igfeed::config::Secret;
     use igfeed::token::{RefreshPolicy, StoreError, TokenRecord};
     use std::time::SystemTime;
 
     let redis = RedisServer::start();
-    let url: RedisUrl = redis.url().parse().unwrap();
-    let settings = Settings {
-        url,
-        lease: Duration::from_secs(5),
-        feed_ttl: Duration::from_secs(60),
-        upstream_timeout: Duration::from_secs(1),
-    };
+    let [a, b] = two_stores(&redis);
     let (policy, now) = (RefreshPolicy::default(), SystemTime::now());
     let seed = Secret::new("IGAAold");
-    let a = Redis::new(&settings, igfeed::metrics::Metrics::new()).unwrap();
-    let b = Redis::new(&settings, igfeed::metrics::Metrics::new()).unwrap();
     let on_a = a.open(Some(&seed), policy, now).await.unwrap();
     let on_b = b.open(Some(&seed), policy, now).await.unwrap();
 
