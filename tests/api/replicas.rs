@@ -163,32 +163,26 @@ pub struct Setup {
 }
 
 /// A replica's process, its log lines, and where it listens once it says so.
-type Spawned = (
-    Child,
-    Arc<Mutex<Vec<String>>>,
-    std::sync::mpsc::Receiver<String>,
-);
-
 impl Replica {
     /// Starts a replica and waits until it listens.
     pub fn start(setup: &Setup) -> Self {
-        let (child, logs, addr) = Self::spawn(setup);
+        // Killed on the way out if it never listens.
+        let (mut replica, addr) = Self::spawn(setup);
         let addr = addr
             .recv_timeout(Duration::from_secs(60))
             .unwrap_or_else(|e| {
                 panic!(
                     "the replica did not say where it listens ({e}); its log:\n{}",
-                    logs.lock().unwrap().join("\n")
+                    replica.logs()
                 )
             });
-        Self {
-            child,
-            url: format!("http://{addr}"),
-            logs,
-        }
+        replica.url = format!("http://{addr}");
+        replica
     }
 
-    fn spawn(setup: &Setup) -> Spawned {
+    /// Starts a replica without waiting: it, without a URL yet, and where
+    /// it listens once it says so.
+    fn spawn(setup: &Setup) -> (Self, std::sync::mpsc::Receiver<String>) {
         let mut command = Command::new(env!("CARGO_BIN_EXE_igfeed"));
         command
             .env_clear()
@@ -225,7 +219,12 @@ impl Replica {
                 kept.lock().unwrap().push(line);
             }
         });
-        (child, logs, rx)
+        let replica = Self {
+            child,
+            url: String::new(),
+            logs,
+        };
+        (replica, rx)
     }
 
     pub fn pid(&self) -> u32 {
@@ -1026,20 +1025,14 @@ async fn a_replica_stops_on_sigterm_without_redis() {
     assert!(took < Duration::from_secs(5), "{took:?}");
 
     // Never reached Redis.
-    let (mut waiting, logs, _) = Replica::spawn(&s);
+    let (mut waiting, _) = Replica::spawn(&s);
     eventually(
         Duration::from_secs(20),
         "the replica says it waits",
-        || async {
-            logs.lock()
-                .unwrap()
-                .iter()
-                .any(|l| l.contains("waiting for Redis"))
-                .then_some(())
-        },
+        || async { waiting.logs().contains("waiting for Redis").then_some(()) },
     )
     .await;
-    let (status, took) = tokio::task::block_in_place(|| term(&mut waiting));
+    let (status, took) = tokio::task::block_in_place(|| term(&mut waiting.child));
     assert_eq!(status.code(), Some(0));
     assert!(took < Duration::from_secs(5), "{took:?}");
 }
