@@ -178,15 +178,7 @@ impl GraphClient {
             .get_json("oauth_exchange", url, short)
             .await
             .map_err(|e| scrub_error(e, &scrub))?;
-        if t.access_token.trim().is_empty() {
-            return Err(GraphError::BadResponse(
-                "empty access_token in the long-lived token answer".into(),
-            ));
-        }
-        Ok(RefreshedToken {
-            access_token: Secret::new(t.access_token),
-            expires_in: t.expires_in,
-        })
+        t.checked("the long-lived token answer")
     }
 }
 

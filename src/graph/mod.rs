@@ -51,6 +51,22 @@ pub struct RefreshedToken {
     pub expires_in: Option<u64>,
 }
 
+impl wire::WireToken {
+    /// The token of a refresh or exchange answer (`what`, for the error),
+    /// unless it is empty.
+    fn checked(self, what: &str) -> Result<RefreshedToken, GraphError> {
+        if self.access_token.trim().is_empty() {
+            return Err(GraphError::BadResponse(format!(
+                "empty access_token in {what}"
+            )));
+        }
+        Ok(RefreshedToken {
+            access_token: Secret::new(self.access_token),
+            expires_in: self.expires_in,
+        })
+    }
+}
+
 /// The Graph API client. Cheap to clone.
 #[derive(Clone, Debug)]
 pub struct GraphClient {
@@ -184,15 +200,7 @@ impl GraphClient {
             token,
         );
         let t: wire::WireToken = self.get_json("refresh", url, token).await?;
-        if t.access_token.trim().is_empty() {
-            return Err(GraphError::BadResponse(
-                "empty access_token in refresh answer".into(),
-            ));
-        }
-        Ok(RefreshedToken {
-            access_token: Secret::new(t.access_token),
-            expires_in: t.expires_in,
-        })
+        t.checked("refresh answer")
     }
 
     /// `next` links come from Instagram and carry the token; only follow

@@ -378,11 +378,6 @@ impl Redis {
         }))
     }
 
-    /// This replica's id.
-    pub fn id(&self) -> &str {
-        &self.id
-    }
-
     /// How long a walk may hold a feed's lock.
     pub fn walk_timeout(&self) -> Duration {
         self.walk_timeout

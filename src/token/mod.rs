@@ -405,11 +405,6 @@ impl TokenManager {
 
     /// Makes `newer` current if it is newer than the token held (another
     /// replica stored it); true when it was.
-    pub async fn adopt(&self, newer: Versioned) -> bool {
-        let _held = self.lock().await;
-        self.adopt_held(newer)
-    }
-
     fn adopt_held(&self, newer: Versioned) -> bool {
         if newer.version <= self.version() {
             return false;
