@@ -978,6 +978,19 @@ async fn a_new_token_beats_news_of_the_old_one_and_a_removed_account_stays_remov
     assert!(created);
     on_b.remove(&set, &shop).await.unwrap();
     drop(set);
+    // A write of A's meanwhile meets a removed account (a PUT answers 409)
+    // and brings nothing back.
+    let held = stale.tokens.lock().await;
+    let rec = TokenRecord::first_seen(Secret::new("IGAAlate"), now, None);
+    let err = stale.tokens.store(&held, rec).await.unwrap_err();
+    drop(held);
+    assert!(matches!(err, StoreError::Gone), "{err:?}");
+    assert_eq!(redis.token("shop"), None);
+    assert!(
+        !redis
+            .members("igfeed:accounts")
+            .contains(&"shop".to_string())
+    );
     put(&on_b, &shop, "IGAAsecondshop").await;
     assert_eq!(redis.token("shop").as_deref(), Some("IGAAsecondshop"));
     // A missed all of it; its write based on the first account's version
